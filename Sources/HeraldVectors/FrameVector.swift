@@ -1,0 +1,161 @@
+/// A file of frame vectors (`Vectors/frames/*.json`, suite `herald-frames`).
+///
+/// The shape is fixed by `Vectors/schema/frame-vectors.schema.json`; every implementation reads the same files.
+public struct FrameVectorFile: Codable, Hashable, Sendable {
+    /// The suite name every frame-vector file carries.
+    public static let suiteName = "herald-frames"
+
+    /// Always ``suiteName``.
+    public var suite: String
+    /// The version of the file format (1).
+    public var schemaVersion: Int
+    /// The Herald protocol version the vectors are for (1).
+    public var protocolVersion: Int
+    /// What the file contains.
+    public var description: String?
+    /// The number of entries in ``tests``; checked.
+    public var numberOfTests: Int
+    /// Label name → what it means and which bug class it catches.
+    public var labels: [String: String]?
+    /// The vectors.
+    public var tests: [FrameVector]
+
+    /// Creates a file.
+    public init(
+        suite: String = FrameVectorFile.suiteName,
+        schemaVersion: Int = 1,
+        protocolVersion: Int = 1,
+        description: String? = nil,
+        numberOfTests: Int,
+        labels: [String: String]? = nil,
+        tests: [FrameVector]
+    ) {
+        self.suite = suite
+        self.schemaVersion = schemaVersion
+        self.protocolVersion = protocolVersion
+        self.description = description
+        self.numberOfTests = numberOfTests
+        self.labels = labels
+        self.tests = tests
+    }
+}
+
+/// One frame vector: an input byte string and what a receiver must make of it.
+public struct FrameVector: Codable, Hashable, Sendable {
+    /// How the bytes reach the receiver.
+    public enum Transport: String, Codable, Hashable, Sendable {
+        /// A byte stream (TCP, TLS): frames are decoded incrementally; the split into reads must not matter.
+        case stream
+        /// One WebSocket binary message, which must carry exactly one frame.
+        case message
+    }
+
+    /// The expected verdict.
+    public enum Verdict: String, Codable, Hashable, Sendable {
+        /// Every frame decodes and nothing is left over.
+        case valid
+        /// Decoding fails with ``FrameVector/error``.
+        case invalid
+    }
+
+    /// The stable dotted identifier, for example `frame.valid.login-request.basic`.
+    public var id: String
+    /// What the vector checks.
+    public var description: String
+    /// The requirement ids (e.g. `FRM-2`) the vector exercises.
+    public var requirements: [String]
+    /// Labels defined in the file's `labels` table.
+    public var labels: [String]?
+    /// The receiver's maximum payload length; `nil` means 65536.
+    public var maxPayloadLength: Int?
+    /// The transport; `nil` means ``Transport/stream``.
+    public var transport: Transport?
+    /// The whole input, lowercase hex.
+    public var hex: String
+    /// The verdict.
+    public var result: Verdict
+    /// For invalid vectors: the wire error identifier (e.g. `bad-magic`).
+    public var error: String?
+    /// The frames decoded: all of them (valid), or those fully decoded before the error (invalid).
+    public var frames: [ExpectedFrame]
+
+    /// Creates a vector.
+    public init(
+        id: String,
+        description: String,
+        requirements: [String],
+        labels: [String]? = nil,
+        maxPayloadLength: Int? = nil,
+        transport: Transport? = nil,
+        hex: String,
+        result: Verdict,
+        error: String? = nil,
+        frames: [ExpectedFrame]
+    ) {
+        self.id = id
+        self.description = description
+        self.requirements = requirements
+        self.labels = labels
+        self.maxPayloadLength = maxPayloadLength
+        self.transport = transport
+        self.hex = hex
+        self.result = result
+        self.error = error
+        self.frames = frames
+    }
+
+    /// ``maxPayloadLength`` or the protocol default 65536.
+    public var effectiveMaximumPayloadLength: Int {
+        self.maxPayloadLength ?? 65_536
+    }
+
+    /// ``transport`` or ``Transport/stream``.
+    public var effectiveTransport: Transport {
+        self.transport ?? .stream
+    }
+}
+
+/// One expected frame of a vector.
+public struct ExpectedFrame: Codable, Hashable, Sendable {
+    /// The version byte.
+    public var version: Int
+    /// The flags byte.
+    public var flags: Int
+    /// The opcode's wire value.
+    public var opcode: Int
+    /// The opcode's enum value name, for example `OPCODE_LOGIN_REQUEST`.
+    public var opcodeName: String
+    /// The payload's full message name, for example `herald.v1.LoginRequest`.
+    public var type: String
+    /// The request id.
+    public var requestId: UInt32
+    /// The payload length in bytes.
+    public var payloadLength: Int
+    /// The payload bytes, lowercase hex.
+    public var payloadHex: String
+    /// The payload in the protobuf JSON mapping.
+    public var payload: JSONValue
+
+    /// Creates an expected frame.
+    public init(
+        version: Int,
+        flags: Int,
+        opcode: Int,
+        opcodeName: String,
+        type: String,
+        requestId: UInt32,
+        payloadLength: Int,
+        payloadHex: String,
+        payload: JSONValue
+    ) {
+        self.version = version
+        self.flags = flags
+        self.opcode = opcode
+        self.opcodeName = opcodeName
+        self.type = type
+        self.requestId = requestId
+        self.payloadLength = payloadLength
+        self.payloadHex = payloadHex
+        self.payload = payload
+    }
+}
