@@ -75,6 +75,9 @@ public struct SpecDiagnostic: Error, Hashable, Sendable, CustomStringConvertible
         case missingKeyword = "missing-keyword"
         /// A block starts with something that looks like a tag but does not follow `[PREFIX-N] statement`.
         case malformedTag = "malformed-tag"
+        /// An upper-case RFC 2119 keyword outside a tagged requirement (Spec/README.md: non-normative prose must
+        /// not use them; in code spans they are fine).
+        case keywordOutsideRequirement = "keyword-outside-requirement"
         /// A file could not be read or parsed.
         case unreadable = "unreadable"
     }

@@ -30,9 +30,32 @@ public struct RequirementIndex: Sendable {
         self.removedIDs = []
         var firstDefinition: [String: (file: String, line: Int)] = [:]
         for document in documents {
-            for block in MarkdownBlocks(text: document.text).blocks {
-                self.scan(block, in: document.name, firstDefinition: &firstDefinition)
+            let markdown = MarkdownBlocks(text: document.text)
+            let firstDiagnostic = self.diagnostics.count
+            var taggedLines: Set<Int> = []
+            for block in markdown.blocks {
+                if self.scan(block, in: document.name, firstDefinition: &firstDefinition) {
+                    taggedLines.formUnion(block.line..<block.line + block.lines.count)
+                }
             }
+            for (number, text) in markdown.proseLines where !taggedLines.contains(number) {
+                let keywords = RFC2119.keywords(in: text)
+                guard !keywords.isEmpty else { continue }
+                self.diagnostics.append(
+                    SpecDiagnostic(
+                        kind: .keywordOutsideRequirement,
+                        file: document.name,
+                        line: number,
+                        message: "\(keywords.joined(separator: ", ")) outside a tagged requirement (use lower case "
+                            + "or a code span in informative text)"
+                    )
+                )
+            }
+            // Report this document's problems in line order.
+            let documentDiagnostics = self.diagnostics[firstDiagnostic...].enumerated().sorted {
+                ($0.element.line, $0.offset) < ($1.element.line, $1.offset)
+            }
+            self.diagnostics.replaceSubrange(firstDiagnostic..., with: documentDiagnostics.map(\.element))
         }
     }
 
@@ -100,17 +123,20 @@ public struct RequirementIndex: Sendable {
 
     // MARK: - Parsing
 
+    /// Records the requirement (or problem) of one block; returns whether the block starts with a tag.
+    @discardableResult
     private mutating func scan(
         _ block: MarkdownBlocks.Block,
         in file: String,
         firstDefinition: inout [String: (file: String, line: Int)]
-    ) {
-        guard let first = block.lines.first, first.hasPrefix("[") else { return }
+    ) -> Bool {
+        guard let first = block.lines.first, first.hasPrefix("[") else { return false }
         switch TagScanner.scan(first) {
         case .notATag:
-            return
+            return false
         case .malformed(let reason):
             self.diagnostics.append(SpecDiagnostic(kind: .malformedTag, file: file, line: block.line, message: reason))
+            return true
         case .tag(let prefix, let number, let statementStart):
             let id = "\(prefix)-\(number)"
             let statement = ([String(first[statementStart...])] + block.lines.dropFirst())
@@ -125,12 +151,12 @@ public struct RequirementIndex: Sendable {
                         message: "\(id) is already defined at \(previous.file):\(previous.line)"
                     )
                 )
-                return
+                return true
             }
             firstDefinition[id] = (file, block.line)
             if statement == "(Removed.)" {
                 self.removedIDs.insert(id)
-                return
+                return true
             }
             guard let level = RFC2119.level(of: statement) else {
                 self.diagnostics.append(
@@ -141,7 +167,7 @@ public struct RequirementIndex: Sendable {
                         message: "\(id) has no upper-case RFC 2119 keyword (MUST, SHOULD, MAY, …)"
                     )
                 )
-                return
+                return true
             }
             self.requirements.append(
                 Requirement(
@@ -155,6 +181,7 @@ public struct RequirementIndex: Sendable {
                     text: statement
                 )
             )
+            return true
         }
     }
 }
@@ -242,6 +269,16 @@ enum RFC2119 {
         if !words.isDisjoint(with: self.shouldKeywords) { return .should }
         if !words.isDisjoint(with: self.mayKeywords) { return .may }
         return nil
+    }
+
+    /// The upper-case keywords in `text` outside code spans, in order of first appearance.
+    static func keywords(in text: String) -> [String] {
+        let all = self.mustKeywords.union(self.shouldKeywords).union(self.mayKeywords)
+        var found: [String] = []
+        for word in self.words(in: self.removingCodeSpans(text)) where all.contains(word) && !found.contains(word) {
+            found.append(word)
+        }
+        return found
     }
 
     /// Splits on every character that is not a letter, digit or underscore.

@@ -65,6 +65,8 @@ struct MarkdownBlocks {
     }
 
     var blocks: [Block] = []
+    /// Every line outside fenced code blocks and HTML comments, with its 1-based number.
+    var proseLines: [(number: Int, text: String)] = []
 
     init(text: String) {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
@@ -97,6 +99,7 @@ struct MarkdownBlocks {
                 index += 1
                 continue
             }
+            self.proseLines.append((index + 1, String(raw)))
             if let heading = Self.atxHeading(trimmed) {
                 section = heading
                 index += 1
@@ -119,6 +122,7 @@ struct MarkdownBlocks {
             while index < lines.count {
                 let next = lines[index].trimmingCharacters(in: .whitespaces)
                 if listContent == nil, block.lines.count >= 1, Self.isSetextUnderline(next) {
+                    self.proseLines.append((index + 1, String(lines[index])))
                     isSetextHeading = true
                     index += 1
                     break
@@ -129,6 +133,7 @@ struct MarkdownBlocks {
                     break
                 }
                 block.lines.append(next)
+                self.proseLines.append((index + 1, String(lines[index])))
                 index += 1
             }
             if isSetextHeading {

@@ -30,7 +30,7 @@ extension Herald.Vectors {
         @Argument(help: "The directory searched for *.json vector files (the schema/ folder is skipped).")
         var directory: String = "Vectors"
 
-        @Option(help: "Run only vectors whose id matches this glob (* and ?).")
+        @Option(help: ArgumentHelp("Run only vectors whose id matches this glob (* and ?).", valueName: "glob"))
         var filter: String?
 
         @Flag(help: "Also print a line for every vector that passes.")

@@ -34,9 +34,22 @@ import Testing
         let generated = try index.renderJSON()
         let file = Project.specDirectory.appendingPathComponent(RequirementIndex.fileName)
         let committed = try? Data(contentsOf: file)
-        #expect(
-            committed == generated,
-            "Spec/requirements.json is out of date with the Markdown; run `swift run herald spec requirements --write`"
+        guard committed != generated else { return }
+        let old = String(decoding: committed ?? Data(), as: UTF8.self).split(
+            separator: "\n",
+            omittingEmptySubsequences: false
+        )
+        let new = String(decoding: generated, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        let line =
+            zip(old, new).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(old.count, new.count)
+        let committedLine = line < old.count ? String(old[line]) : "(end of file)"
+        let generatedLine = line < new.count ? String(new[line]) : "(end of file)"
+        Issue.record(
+            """
+            Spec/requirements.json is out of date with the Markdown; run `swift run herald spec requirements --write`. \
+            First difference at line \(line + 1): committed \(committedLine.trimmingCharacters(in: .whitespaces)), \
+            generated \(generatedLine.trimmingCharacters(in: .whitespaces))
+            """
         )
     }
 
@@ -123,6 +136,34 @@ import Testing
         #expect(index.diagnostics[0].description.hasPrefix("13-errors.md:1: duplicate-id: ERR-1"))
         #expect(index.requirements.map(\.id) == ["ERR-1"])
         #expect(index.requirements[0].chapter == "README.md")
+    }
+
+    @Test func reportsKeywordsOutsideTaggedRequirements() {
+        let index = RequirementIndex(documents: [
+            SpecDocument(
+                name: "02-transports.md",
+                text: """
+                    # Servers MAY listen anywhere
+
+                    Informative text where a client MUST NOT appear,
+                    but `MUST` in code and lower-case must are fine.
+
+                    | Column | Servers SHOULD |
+                    | --- | --- |
+
+                    - [TRN-1] Servers MUST listen
+                      and SHOULD log.
+
+                    ```
+                    A fence MAY say anything.
+                    ```
+                    """
+            )
+        ])
+        #expect(index.requirements.map(\.id) == ["TRN-1"])
+        #expect(index.diagnostics.map(\.kind) == Array(repeating: .keywordOutsideRequirement, count: 3))
+        #expect(index.diagnostics.map(\.line) == [1, 3, 6])
+        #expect(index.diagnostics[1].message.hasPrefix("MUST outside a tagged requirement"))
     }
 
     @Test func rendersSortedPrettyJSONWithATrailingNewline() throws {
