@@ -6,7 +6,7 @@ import PackageDescription
 let package = Package(
     name: "herald-benchmarks",
     dependencies: [
-        .package(path: "../"),
+        .package(name: "herald", path: "../"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
