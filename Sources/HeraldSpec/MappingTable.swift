@@ -95,22 +95,8 @@ public struct MappingTable: Sendable {
         Self.backtickedNames(in: self.note)
     }
 
-    /// A problem that prevents reading the table.
-    public struct ParseError: Error, Hashable, Sendable, CustomStringConvertible {
-        /// The 1-based line of the problem (0 if the table is missing).
-        public var line: Int
-        /// What is wrong.
-        public var message: String
-
-        /// Creates a parse error.
-        public init(line: Int, message: String) {
-            self.line = line
-            self.message = message
-        }
-
-        /// `mapping.md:line: message`.
-        public var description: String { "mapping.md:\(self.line): \(self.message)" }
-    }
+    /// A problem that prevents reading the file.
+    public typealias ParseError = SpecFileParseError
 
     /// Parses the first table whose header matches ``columns``.
     ///
@@ -124,7 +110,11 @@ public struct MappingTable: Sendable {
                 Self.cells(of: line).map { $0.trimmingCharacters(in: .whitespaces) } == Self.columns
             })
         else {
-            throw ParseError(line: 0, message: "no table with header | \(Self.columns.joined(separator: " | ")) |")
+            throw ParseError(
+                file: "mapping.md",
+                line: 0,
+                message: "no table with header | \(Self.columns.joined(separator: " | ")) |"
+            )
         }
         var rows: [Row] = []
         var index = headerIndex + 2  // skip the delimiter row
@@ -132,12 +122,17 @@ public struct MappingTable: Sendable {
             let cells = Self.cells(of: lines[index]).map { $0.trimmingCharacters(in: .whitespaces) }
             guard cells.count == Self.columns.count else {
                 throw ParseError(
+                    file: "mapping.md",
                     line: index + 1,
                     message: "expected \(Self.columns.count) cells, found \(cells.count)"
                 )
             }
             guard let number = Int(cells[0]) else {
-                throw ParseError(line: index + 1, message: "'#' cell '\(cells[0])' is not a number")
+                throw ParseError(
+                    file: "mapping.md",
+                    line: index + 1,
+                    message: "'#' cell '\(cells[0])' is not a number"
+                )
             }
             rows.append(
                 Row(

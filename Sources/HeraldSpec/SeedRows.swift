@@ -50,21 +50,7 @@ public struct SeedRows: Sendable {
     }
 
     /// A problem that prevents reading the file.
-    public struct ParseError: Error, Hashable, Sendable, CustomStringConvertible {
-        /// The 1-based line of the problem.
-        public var line: Int
-        /// What is wrong.
-        public var message: String
-
-        /// Creates a parse error.
-        public init(line: Int, message: String) {
-            self.line = line
-            self.message = message
-        }
-
-        /// `line N: message`.
-        public var description: String { "seed rows line \(self.line): \(self.message)" }
-    }
+    public typealias ParseError = SpecFileParseError
 
     /// The rows in file order.
     public var rows: [Row]
@@ -79,7 +65,11 @@ public struct SeedRows: Sendable {
         guard let headerLine = lines.first,
             headerLine.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) == Self.header
         else {
-            throw ParseError(line: 1, message: "the header must be '\(Self.header.joined(separator: "\\t"))'")
+            throw ParseError(
+                file: "seed-rows.tsv",
+                line: 1,
+                message: "the header must be '\(Self.header.joined(separator: "\\t"))'"
+            )
         }
         var rows: [Row] = []
         for (offset, line) in lines.enumerated().dropFirst() where !line.isEmpty {
@@ -87,7 +77,11 @@ public struct SeedRows: Sendable {
                 $0.trimmingCharacters(in: .whitespaces)
             }
             guard fields.count == Self.header.count else {
-                throw ParseError(line: offset + 1, message: "expected 7 tab-separated fields, found \(fields.count)")
+                throw ParseError(
+                    file: "seed-rows.tsv",
+                    line: offset + 1,
+                    message: "expected 7 tab-separated fields, found \(fields.count)"
+                )
             }
             rows.append(
                 Row(
