@@ -68,9 +68,10 @@ public struct HeraldFrame: Hashable, Sendable {
                 "\(info.name) frames carry \(info.fullMessageName), not \(messageName)"
             )
         }
-        let bytes: [UInt8]
+        let payload: ByteBuffer
         do {
-            bytes = try message.serializedBytes()
+            let serialized: ByteBufferPayload = try message.serializedBytes()
+            payload = serialized.buffer
         } catch {
             throw WireError(.malformedPayload, "cannot serialize \(messageName)", cause: error)
         }
@@ -78,12 +79,9 @@ public struct HeraldFrame: Hashable, Sendable {
             flags: flags,
             opcode: opcode,
             requestID: requestID,
-            payloadLength: bytes.count
+            payloadLength: payload.readableBytes
         )
         try header.validate(maximumPayloadLength: HeraldFrameHeader.absoluteMaximumPayloadLength)
-        var payload = ByteBuffer()
-        payload.reserveCapacity(bytes.count)
-        payload.writeBytes(bytes)
         self.init(header: header, payload: payload)
     }
 
