@@ -1,3 +1,4 @@
+import Foundation
 import HeraldMessages
 import HeraldWire
 import NIOCore
@@ -48,27 +49,30 @@ public enum FrameJSON {
         return names
     }
 
-    /// The header object of `frame`.
-    public static func header(of frame: HeraldFrame) -> JSONValue {
+    /// The header object of `frame` as compact JSON text, members in the documented order.
+    ///
+    /// `JSONSerialization` cannot keep member order, so the object is assembled here from its values' JSON text.
+    public static func header(of frame: HeraldFrame) -> String {
         let header = frame.header
         let info = frame.opcodeInfo
-        return .object([
-            .init("version", .number(String(header.version))),
-            .init("flags", .number(String(header.flags.rawValue))),
-            .init("flagNames", .array(self.names(of: header.flags).map(JSONValue.string))),
-            .init("opcode", .number(String(header.opcode.rawValue))),
-            .init("opcodeName", info.map { .string($0.opcodeName) } ?? .null),
-            .init("type", info.map { .string($0.fullMessageName) } ?? .null),
-            .init("requestId", .number(String(header.requestID))),
-            .init("payloadLength", .number(String(header.payloadLength))),
-        ])
+        let members: [(String, Any)] = [
+            ("version", header.version),
+            ("flags", header.flags.rawValue),
+            ("flagNames", self.names(of: header.flags)),
+            ("opcode", header.opcode.rawValue),
+            ("opcodeName", info?.opcodeName ?? NSNull()),
+            ("type", info?.fullMessageName ?? NSNull()),
+            ("requestId", header.requestID),
+            ("payloadLength", header.payloadLength),
+        ]
+        return "{" + members.map { JSONText.compact($0.0) + ":" + JSONText.compact($0.1) }.joined(separator: ",") + "}"
     }
 
     /// One line of compact JSON for a decoded frame: `{"header":{…},"payload":{…}}`.
     ///
     /// - Throws: A SwiftProtobuf JSON encoding error (only for values JSON cannot carry).
     public static func render(_ frame: HeraldFrame, message: any SwiftProtobuf.Message) throws -> String {
-        "{\"header\":" + self.header(of: frame).serialized + ",\"payload\":" + (try message.jsonString()) + "}"
+        "{\"header\":" + self.header(of: frame) + ",\"payload\":" + (try message.jsonString()) + "}"
     }
 
     /// The keys a frame object may have.
@@ -77,14 +81,15 @@ public enum FrameJSON {
         "payloadHex", "payload",
     ]
 
-    /// The frames described by `input`: one frame object or an array of them.
+    /// The frames described by `input` (a `JSONSerialization` value, see ``JSONText``): one frame object or an
+    /// array of them.
     ///
     /// - Throws: ``FrameJSONError`` for the first object that cannot be encoded.
     public static func frames(
-        from input: JSONValue,
+        from input: Any,
         maximumPayloadLength: Int = HeraldFrameHeader.defaultMaximumPayloadLength
     ) throws(FrameJSONError) -> [HeraldFrame] {
-        if case .array(let values) = input {
+        if let values = input as? [Any] {
             var frames: [HeraldFrame] = []
             for (index, value) in values.enumerated() {
                 do {
@@ -98,45 +103,47 @@ public enum FrameJSON {
         return [try self.frame(from: input, maximumPayloadLength: maximumPayloadLength)]
     }
 
-    /// The frame described by one object.
+    /// The frame described by one object (a `JSONSerialization` value, see ``JSONText``).
     ///
     /// Header fields may sit at the top level or in a `header` object. The opcode comes from `opcode` (number or
     /// `OPCODE_…` name), `opcodeName` or `type` (`herald.v1.LoginRequest` or `LoginRequest`); when several are
     /// given they must agree. `requestId` is required except for events (default 0). Flags come from `flags`
     /// (number) or `flagNames`. The payload comes from `payload` (protobuf JSON) and/or `payloadHex` (raw bytes,
     /// which may carry unknown fields); when both are given they must describe the same message. `version` and
-    /// `payloadLength`, if given, must match what is encoded.
+    /// `payloadLength`, if given, must match what is encoded. Several problems are reported in key order.
     ///
     /// - Throws: ``FrameJSONError``; framing-rule violations carry the wire error identifier.
     public static func frame(
-        from value: JSONValue,
+        from value: Any,
         maximumPayloadLength: Int = HeraldFrameHeader.defaultMaximumPayloadLength
     ) throws(FrameJSONError) -> HeraldFrame {
-        guard case .object(let members) = value else {
-            throw FrameJSONError("expected a frame object, got \(value.typeName)")
+        guard let object = value as? [String: Any] else {
+            throw FrameJSONError("expected a frame object, got \(JSONText.typeName(value))")
         }
-        for member in members where !self.allowedKeys.contains(member.key) {
-            throw FrameJSONError("unknown field \"\(member.key)\"")
+        for key in object.keys.sorted() where !self.allowedKeys.contains(key) {
+            throw FrameJSONError("unknown field \"\(key)\"")
         }
-        var fields = value
-        if let header = value["header"] {
-            guard case .object(let headerMembers) = header else {
+        var fields = object
+        if let header = object["header"] {
+            guard let headerFields = header as? [String: Any] else {
                 throw FrameJSONError("\"header\" must be an object")
             }
-            for member in headerMembers where !self.allowedKeys.contains(member.key) || member.key == "header" {
-                throw FrameJSONError("unknown header field \"\(member.key)\"")
+            let headerKeys = headerFields.keys.sorted()
+            for key in headerKeys where !self.allowedKeys.contains(key) || key == "header" {
+                throw FrameJSONError("unknown header field \"\(key)\"")
             }
-            for member in headerMembers where value[member.key] != nil {
-                throw FrameJSONError("\"\(member.key)\" is given both in \"header\" and at the top level")
+            for key in headerKeys where object[key] != nil {
+                throw FrameJSONError("\"\(key)\" is given both in \"header\" and at the top level")
             }
-            fields = .object(members.filter { $0.key != "header" } + headerMembers)
+            fields["header"] = nil
+            fields.merge(headerFields) { _, header in header }
         }
         let info = try self.opcodeInfo(from: fields)
         if let version = fields["version"] {
-            guard version.integerValue == Int64(HeraldFrameHeader.currentVersion) else {
+            guard JSONText.integer(version) == Int64(HeraldFrameHeader.currentVersion) else {
                 throw FrameJSONError(
                     identifier: WireError.Code.unsupportedVersion.description,
-                    "version \(version.serialized) cannot be encoded; only version 1 exists"
+                    "version \(JSONText.quoted(version)) cannot be encoded; only version 1 exists"
                 )
             }
         }
@@ -155,19 +162,19 @@ public enum FrameJSON {
         } catch {
             throw FrameJSONError(error)
         }
-        if let length = fields["payloadLength"], length.integerValue != Int64(payload.count) {
+        if let length = fields["payloadLength"], JSONText.integer(length) != Int64(payload.count) {
             throw FrameJSONError(
-                "payloadLength is \(length.serialized) but the payload encodes to \(payload.count) bytes"
+                "payloadLength is \(JSONText.quoted(length)) but the payload encodes to \(payload.count) bytes"
             )
         }
         return frame
     }
 
     /// Looks up the opcode from `opcode`, `opcodeName` and `type`, which must agree.
-    static func opcodeInfo(from fields: JSONValue) throws(FrameJSONError) -> HeraldOpcodeInfo {
+    static func opcodeInfo(from fields: [String: Any]) throws(FrameJSONError) -> HeraldOpcodeInfo {
         var candidates: [(String, HeraldOpcodeInfo)] = []
         if let opcode = fields["opcode"] {
-            if let number = opcode.integerValue {
+            if let number = JSONText.integer(opcode) {
                 guard let wire = UInt16(exactly: number), let info = HeraldOpcodeTable.info(forWireValue: wire) else {
                     throw FrameJSONError(
                         identifier: WireError.Code.unknownOpcode.description,
@@ -175,18 +182,18 @@ public enum FrameJSON {
                     )
                 }
                 candidates.append(("opcode", info))
-            } else if let name = opcode.stringValue {
+            } else if let name = opcode as? String {
                 candidates.append(("opcode", try self.opcodeInfo(named: name)))
             } else {
                 throw FrameJSONError("\"opcode\" must be a number or an OPCODE_… name")
             }
         }
         if let opcodeName = fields["opcodeName"] {
-            guard let name = opcodeName.stringValue else { throw FrameJSONError("\"opcodeName\" must be a string") }
+            guard let name = opcodeName as? String else { throw FrameJSONError("\"opcodeName\" must be a string") }
             candidates.append(("opcodeName", try self.opcodeInfo(named: name)))
         }
         if let type = fields["type"] {
-            guard let name = type.stringValue else { throw FrameJSONError("\"type\" must be a string") }
+            guard let name = type as? String else { throw FrameJSONError("\"type\" must be a string") }
             let fullName = name.hasPrefix("herald.v1.") ? name : "herald.v1." + name
             guard let info = HeraldOpcodeTable.info(forMessageName: fullName) else {
                 throw FrameJSONError("unknown type \"\(name)\": no v1 opcode carries \(fullName)")
@@ -214,23 +221,23 @@ public enum FrameJSON {
         return info
     }
 
-    static func flags(from fields: JSONValue) throws(FrameJSONError) -> HeraldFrameFlags {
+    static func flags(from fields: [String: Any]) throws(FrameJSONError) -> HeraldFrameFlags {
         var result: HeraldFrameFlags?
         if let flags = fields["flags"] {
-            guard let number = flags.integerValue, let byte = UInt8(exactly: number) else {
+            guard let number = JSONText.integer(flags), let byte = UInt8(exactly: number) else {
                 throw FrameJSONError("\"flags\" must be a number from 0 to 255")
             }
             result = HeraldFrameFlags(rawValue: byte)
         }
         if let names = fields["flagNames"] {
-            guard case .array(let values) = names else {
+            guard let values = names as? [Any] else {
                 throw FrameJSONError("\"flagNames\" must be an array of strings")
             }
             var byte: UInt8 = 0
             for value in values {
-                guard let name = value.stringValue, let bit = self.flagNames.first(where: { $0.name == name }) else {
+                guard let name = value as? String, let bit = self.flagNames.first(where: { $0.name == name }) else {
                     let known = self.flagNames.map(\.name).joined(separator: ", ")
-                    throw FrameJSONError("unknown flag name \(value.serialized) (known: \(known))")
+                    throw FrameJSONError("unknown flag name \(JSONText.quoted(value)) (known: \(known))")
                 }
                 byte |= bit.bit
             }
@@ -242,24 +249,24 @@ public enum FrameJSON {
         return result ?? []
     }
 
-    static func requestID(from fields: JSONValue, info: HeraldOpcodeInfo) throws(FrameJSONError) -> UInt32 {
+    static func requestID(from fields: [String: Any], info: HeraldOpcodeInfo) throws(FrameJSONError) -> UInt32 {
         guard let value = fields["requestId"] else {
             guard info.kind == .event else {
                 throw FrameJSONError("\"requestId\" is required for \(info.name), a \(info.kind.rawValue)")
             }
             return 0
         }
-        guard let number = value.integerValue, let requestID = UInt32(exactly: number) else {
+        guard let number = JSONText.integer(value), let requestID = UInt32(exactly: number) else {
             throw FrameJSONError("\"requestId\" must be a number from 0 to 4294967295")
         }
         return requestID
     }
 
-    static func payload(from fields: JSONValue, info: HeraldOpcodeInfo) throws(FrameJSONError) -> [UInt8] {
+    static func payload(from fields: [String: Any], info: HeraldOpcodeInfo) throws(FrameJSONError) -> [UInt8] {
         var fromJSON: (any SwiftProtobuf.Message)?
         if let payload = fields["payload"] {
             do {
-                fromJSON = try info.messageType.init(jsonUTF8Bytes: payload.serializedBytes)
+                fromJSON = try info.messageType.init(jsonUTF8Bytes: JSONText.compactData(payload))
             } catch {
                 throw FrameJSONError("payload is not valid JSON for \(info.fullMessageName): \(error)")
             }
@@ -275,7 +282,7 @@ public enum FrameJSON {
                 )
             }
         }
-        guard let text = hex.stringValue else { throw FrameJSONError("\"payloadHex\" must be a string") }
+        guard let text = hex as? String else { throw FrameJSONError("\"payloadHex\" must be a string") }
         let bytes: [UInt8]
         do {
             bytes = try Hex.decode(text)

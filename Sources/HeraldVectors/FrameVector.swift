@@ -1,3 +1,5 @@
+import Foundation
+
 /// A file of frame vectors (`Vectors/frames/*.json`, suite `herald-frames`).
 ///
 /// The shape is fixed by `Vectors/schema/frame-vectors.schema.json`; every implementation reads the same files.
@@ -134,7 +136,7 @@ public struct ExpectedFrame: Codable, Hashable, Sendable {
     /// The payload bytes, lowercase hex.
     public var payloadHex: String
     /// The payload in the protobuf JSON mapping.
-    public var payload: JSONValue
+    public var payload: ProtobufJSON
 
     /// Creates an expected frame.
     public init(
@@ -146,7 +148,7 @@ public struct ExpectedFrame: Codable, Hashable, Sendable {
         requestId: UInt32,
         payloadLength: Int,
         payloadHex: String,
-        payload: JSONValue
+        payload: ProtobufJSON
     ) {
         self.version = version
         self.flags = flags
@@ -157,5 +159,36 @@ public struct ExpectedFrame: Codable, Hashable, Sendable {
         self.payloadLength = payloadLength
         self.payloadHex = payloadHex
         self.payload = payload
+    }
+}
+
+/// A payload in the protobuf JSON mapping, kept as compact JSON text for SwiftProtobuf (`init(jsonString:)`).
+///
+/// In a vector file it is an ordinary JSON value. Object keys are sorted, so equal objects have equal text
+/// whatever their member order; numbers go through `JSONSerialization` (integers exactly, others as `Double`).
+public struct ProtobufJSON: Codable, Hashable, Sendable, CustomStringConvertible {
+    /// The compact JSON text.
+    public var text: String
+
+    /// Wraps JSON text as is (for example `{}`).
+    public init(_ text: String) {
+        self.text = text
+    }
+
+    /// The text as UTF-8 bytes, for `init(jsonUTF8Bytes:)`.
+    public var utf8Bytes: [UInt8] { Array(self.text.utf8) }
+
+    /// The text.
+    public var description: String { self.text }
+
+    /// Decodes any JSON value and keeps its compact text.
+    public init(from decoder: any Decoder) throws {
+        self.text = JSONText.compact(try JSONTree(from: decoder).value)
+    }
+
+    /// Encodes the value the text describes (`null` if the text is not JSON).
+    public func encode(to encoder: any Encoder) throws {
+        let value = (try? JSONText.parse(Data(self.text.utf8))) ?? NSNull()
+        try JSONTree(value).encode(to: encoder)
     }
 }

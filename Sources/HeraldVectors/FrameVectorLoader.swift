@@ -117,13 +117,13 @@ public enum FrameVectorLoader {
         } catch {
             return .problem("cannot read: \(error.localizedDescription)")
         }
-        let value: JSONValue
+        let value: Any
         do {
-            value = try JSONValue(parsing: data)
+            value = try JSONText.parse(data)
         } catch {
-            return .problem("invalid JSON: \(error)")
+            return .problem("invalid JSON: \(JSONText.describe(error))")
         }
-        guard value["suite"]?.stringValue == FrameVectorFile.suiteName else { return .ignored }
+        guard (value as? [String: Any])?["suite"] as? String == FrameVectorFile.suiteName else { return .ignored }
         do {
             return .file(try JSONDecoder().decode(FrameVectorFile.self, from: data))
         } catch {

@@ -262,13 +262,13 @@ public enum FrameVectorVerifier {
         }
         let expectedMessage: any SwiftProtobuf.Message
         do {
-            expectedMessage = try info.messageType.init(jsonUTF8Bytes: want.payload.serializedBytes)
+            expectedMessage = try info.messageType.init(jsonUTF8Bytes: want.payload.utf8Bytes)
         } catch {
             return "payload JSON does not parse as \(info.fullMessageName): \(error)"
         }
         if PayloadComparison.equal(expectedMessage, got.message) { return nil }
         let actualJSON = (try? got.message.jsonString()) ?? "?"
-        let expectedJSON = (try? expectedMessage.jsonString()) ?? want.payload.serialized
+        let expectedJSON = (try? expectedMessage.jsonString()) ?? want.payload.text
         return "payload expected \(expectedJSON), got \(actualJSON)"
     }
 

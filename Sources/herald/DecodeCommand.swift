@@ -51,7 +51,7 @@ extension Herald {
             )
             for decoded in observation.frames {
                 let line = try FrameJSON.render(decoded.frame, message: decoded.message)
-                Console.output((self.pretty ? JSONValue.prettyPrinted(line) : line) + "\n")
+                Console.output((self.pretty ? JSONText.prettyPrinted(line) : line) + "\n")
             }
             if let error = observation.error {
                 Console.error("error: \(error.code): \(error.message)")

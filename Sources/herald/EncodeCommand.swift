@@ -33,9 +33,9 @@ extension Herald {
         }
 
         func run() async throws {
-            let values: [JSONValue]
+            let values: [Any]
             do {
-                values = try JSONValue.parseSequence(Console.readOperand(self.json))
+                values = try JSONText.values(in: Console.readOperand(self.json))
             } catch {
                 Console.error("error: invalid JSON: \(error)")
                 throw ExitCode.failure
