@@ -172,6 +172,7 @@ V1_LIMITS = dict(
     max_user_attributes_bytes=16384, max_channel_attributes_bytes=32768, max_attributes_count=32,
     max_invitation_content_bytes=8192, max_offline_messages=200, max_legacy_member_list=200,
     max_outbound_queue_frames=1024,
+    max_active_invitations=64,
 )
 V1_TIMERS = dict(
     heartbeat_interval_ms=5000, idle_timeout_ms=30000, login_timeout_ms=10000, peer_ack_timeout_ms=10000,

@@ -403,6 +403,11 @@ public nonisolated struct Herald_V1_ServerLimits: @unchecked Sendable {
     set {_uniqueStorage()._maxOutboundQueueFrames = newValue}
   }
 
+  public var maxActiveInvitations: UInt32 {
+    get {_storage._maxActiveInvitations}
+    set {_uniqueStorage()._maxActiveInvitations = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -729,7 +734,7 @@ nonisolated extension Herald_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Herald_V1_ServerLimits: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServerLimits"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_payload_length\0\u{3}max_user_id_bytes\0\u{3}max_channel_id_bytes\0\u{3}max_message_bytes\0\u{3}max_channels_joined\0\u{3}max_members_listed\0\u{3}max_member_event_channel_size\0\u{3}max_query_peers\0\u{3}max_subscriptions\0\u{3}max_member_count_channels\0\u{3}max_attribute_key_bytes\0\u{3}max_attribute_value_bytes\0\u{3}max_user_attributes_bytes\0\u{3}max_channel_attributes_bytes\0\u{3}max_attributes_count\0\u{3}max_invitation_content_bytes\0\u{3}max_offline_messages\0\u{3}max_legacy_member_list\0\u{3}max_outbound_queue_frames\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_payload_length\0\u{3}max_user_id_bytes\0\u{3}max_channel_id_bytes\0\u{3}max_message_bytes\0\u{3}max_channels_joined\0\u{3}max_members_listed\0\u{3}max_member_event_channel_size\0\u{3}max_query_peers\0\u{3}max_subscriptions\0\u{3}max_member_count_channels\0\u{3}max_attribute_key_bytes\0\u{3}max_attribute_value_bytes\0\u{3}max_user_attributes_bytes\0\u{3}max_channel_attributes_bytes\0\u{3}max_attributes_count\0\u{3}max_invitation_content_bytes\0\u{3}max_offline_messages\0\u{3}max_legacy_member_list\0\u{3}max_outbound_queue_frames\0\u{3}max_active_invitations\0")
 
   fileprivate class _StorageClass {
     var _maxPayloadLength: UInt32 = 0
@@ -751,6 +756,7 @@ nonisolated extension Herald_V1_ServerLimits: SwiftProtobuf.Message, SwiftProtob
     var _maxOfflineMessages: UInt32 = 0
     var _maxLegacyMemberList: UInt32 = 0
     var _maxOutboundQueueFrames: UInt32 = 0
+    var _maxActiveInvitations: UInt32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -780,6 +786,7 @@ nonisolated extension Herald_V1_ServerLimits: SwiftProtobuf.Message, SwiftProtob
       _maxOfflineMessages = source._maxOfflineMessages
       _maxLegacyMemberList = source._maxLegacyMemberList
       _maxOutboundQueueFrames = source._maxOutboundQueueFrames
+      _maxActiveInvitations = source._maxActiveInvitations
     }
   }
 
@@ -817,6 +824,7 @@ nonisolated extension Herald_V1_ServerLimits: SwiftProtobuf.Message, SwiftProtob
         case 17: try { try decoder.decodeSingularUInt32Field(value: &_storage._maxOfflineMessages) }()
         case 18: try { try decoder.decodeSingularUInt32Field(value: &_storage._maxLegacyMemberList) }()
         case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._maxOutboundQueueFrames) }()
+        case 20: try { try decoder.decodeSingularUInt32Field(value: &_storage._maxActiveInvitations) }()
         default: break
         }
       }
@@ -882,6 +890,9 @@ nonisolated extension Herald_V1_ServerLimits: SwiftProtobuf.Message, SwiftProtob
       if _storage._maxOutboundQueueFrames != 0 {
         try visitor.visitSingularUInt32Field(value: _storage._maxOutboundQueueFrames, fieldNumber: 19)
       }
+      if _storage._maxActiveInvitations != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._maxActiveInvitations, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -910,6 +921,7 @@ nonisolated extension Herald_V1_ServerLimits: SwiftProtobuf.Message, SwiftProtob
         if _storage._maxOfflineMessages != rhs_storage._maxOfflineMessages {return false}
         if _storage._maxLegacyMemberList != rhs_storage._maxLegacyMemberList {return false}
         if _storage._maxOutboundQueueFrames != rhs_storage._maxOutboundQueueFrames {return false}
+        if _storage._maxActiveInvitations != rhs_storage._maxActiveInvitations {return false}
         return true
       }
       if !storagesAreEqual {return false}

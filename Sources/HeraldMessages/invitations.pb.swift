@@ -232,6 +232,9 @@ public nonisolated enum Herald_V1_InvitationApiCallResult: SwiftProtobuf.Enum, S
   case alreadyAccept // = 4
   case alreadySent // = 5
 
+  /// Herald addition: the caller already has max_active_invitations invitations that have not ended.
+  case tooManyInvitations // = 6
+
   /// Herald addition: the session is not logged in (Agora reports this through LOCAL_INVITATION_ERR_NOT_LOGGEDIN).
   case userNotLoggedIn // = 102
   case UNRECOGNIZED(Int)
@@ -248,6 +251,7 @@ public nonisolated enum Herald_V1_InvitationApiCallResult: SwiftProtobuf.Enum, S
     case 3: self = .alreadyEnd
     case 4: self = .alreadyAccept
     case 5: self = .alreadySent
+    case 6: self = .tooManyInvitations
     case 102: self = .userNotLoggedIn
     default: self = .UNRECOGNIZED(rawValue)
     }
@@ -261,6 +265,7 @@ public nonisolated enum Herald_V1_InvitationApiCallResult: SwiftProtobuf.Enum, S
     case .alreadyEnd: return 3
     case .alreadyAccept: return 4
     case .alreadySent: return 5
+    case .tooManyInvitations: return 6
     case .userNotLoggedIn: return 102
     case .UNRECOGNIZED(let i): return i
     }
@@ -274,6 +279,7 @@ public nonisolated enum Herald_V1_InvitationApiCallResult: SwiftProtobuf.Enum, S
     .alreadyEnd,
     .alreadyAccept,
     .alreadySent,
+    .tooManyInvitations,
     .userNotLoggedIn,
   ]
 
@@ -608,7 +614,7 @@ nonisolated extension Herald_V1_RemoteInvitationError: SwiftProtobuf._ProtoNameP
 }
 
 nonisolated extension Herald_V1_InvitationApiCallResult: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INVITATION_API_CALL_RESULT_OK\0\u{1}INVITATION_API_CALL_RESULT_INVALID_ARGUMENT\0\u{1}INVITATION_API_CALL_RESULT_NOT_STARTED\0\u{1}INVITATION_API_CALL_RESULT_ALREADY_END\0\u{1}INVITATION_API_CALL_RESULT_ALREADY_ACCEPT\0\u{1}INVITATION_API_CALL_RESULT_ALREADY_SENT\0\u{2}a\u{1}INVITATION_API_CALL_RESULT_USER_NOT_LOGGED_IN\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INVITATION_API_CALL_RESULT_OK\0\u{1}INVITATION_API_CALL_RESULT_INVALID_ARGUMENT\0\u{1}INVITATION_API_CALL_RESULT_NOT_STARTED\0\u{1}INVITATION_API_CALL_RESULT_ALREADY_END\0\u{1}INVITATION_API_CALL_RESULT_ALREADY_ACCEPT\0\u{1}INVITATION_API_CALL_RESULT_ALREADY_SENT\0\u{1}INVITATION_API_CALL_RESULT_TOO_MANY_INVITATIONS\0\u{2}`\u{1}INVITATION_API_CALL_RESULT_USER_NOT_LOGGED_IN\0")
 }
 
 nonisolated extension Herald_V1_SendInvitationRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

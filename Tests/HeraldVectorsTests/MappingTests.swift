@@ -164,6 +164,30 @@ struct MissingFile: Error, CustomStringConvertible {
         #expect(notInNote.isEmpty, "unmapped messages not listed in the note below the table: \(notInNote)")
     }
 
+    /// Every frame that a seed row maps to is exercised by the engine's tests: each message the row names appears, as
+    /// its generated Swift type, in a test of `Tests/HeraldEngineTests` (requests are sent and responses and events
+    /// decoded there, so a name that appears is a frame the tests drive or check).
+    @Test func everyFrameOfAMappedRowIsExercisedByAnEngineTest() throws {
+        let mapping = try Self.loadMapping()
+        let directory = Project.root.appendingPathComponent("Tests/HeraldEngineTests")
+        var sources = ""
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        where name.hasSuffix(".swift") && name != "EngineHarness.swift" {
+            sources += try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+        }
+        var checked = 0
+        for row in mapping.rows where !row.isClientSide {
+            let messages = Set(row.heraldNames.map(Self.messageName)).filter(Self.schemaMessageNames.contains)
+            let missing = messages.filter { !sources.contains("Herald_V1_\($0)") }.sorted()
+            checked += messages.count
+            #expect(
+                missing.isEmpty,
+                "mapping.md:\(row.line) (#\(row.number)): no engine test uses \(missing.joined(separator: ", "))"
+            )
+        }
+        #expect(checked > 100)
+    }
+
     @Test func schemaMessageListMatchesTheProtoFiles() throws {
         let directory = Project.specDirectory.appendingPathComponent("proto/herald/v1")
         var declared: Set<String> = []

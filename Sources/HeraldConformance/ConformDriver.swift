@@ -1,0 +1,554 @@
+import Foundation
+import HeraldServer
+import HeraldSpec
+import Synchronization
+
+/// The exit statuses of `herald conform`.
+public enum ConformExitStatus: Int32, Sendable, CaseIterable {
+    /// Every selected case passed or failed as expected (not-applicable cases do not count against it).
+    case passed = 0
+    /// A case failed, passed unexpectedly, timed out or could not be run, or an expected-failure entry is stale.
+    case failed = 1
+    /// The command was used wrongly, a file could not be read, or no case was selected.
+    case usage = 2
+    /// The target could not be reached, or did not answer `Hello` with `Welcome`.
+    case unreachable = 3
+}
+
+/// The settings of one `herald conform` invocation (the command line, parsed).
+public struct ConformOptions: Sendable {
+    /// The target URL (`tcp://`, `tls://`, `ws://`, `wss://`); `nil` runs the embedded reference engine.
+    public var target: String?
+    /// The embedded engine's transport (`tcp` or `ws`); `nil` is `tcp`. Only without ``target``.
+    public var transport: String?
+    /// The app id of an external target; `herald-dev` (the default of `herald serve`) when `nil`.
+    public var appID: String?
+    /// The app secret of an external target, for minting tokens.
+    public var appSecret: String?
+    /// A file holding the app secret (trailing line breaks removed).
+    public var appSecretFile: String?
+    /// A shell command that prints a token (see ``CommandTokenSource``).
+    public var tokenCommand: String?
+    /// List the selected cases instead of running them.
+    public var list = false
+    /// With ``list``: print JSON.
+    public var json = false
+    /// Globs of case ids to run (all when empty).
+    public var filters: [String] = []
+    /// Globs of case ids not to run.
+    public var skips: [String] = []
+    /// How many cases run at once; ``Runner/defaultConcurrency`` when `nil`.
+    public var parallelism: Int?
+    /// Multiplies every wait and budget.
+    public var timeoutScale = 1.0
+    /// The expected-failures file.
+    public var expectedFailuresFile: String?
+    /// Where to write the JSON report.
+    public var jsonReport: String?
+    /// Where to write the JUnit XML report.
+    public var junitReport: String?
+    /// Where to write the HTML report.
+    public var htmlReport: String?
+    /// The scenario directory; found relative to the current directory or the package root when `nil`.
+    public var scenarios: String?
+    /// The Spec directory (requirement texts and coverage); found next to the scenarios when `nil`.
+    public var spec: String?
+    /// Skip TLS certificate verification.
+    public var insecure = false
+    /// Print (and keep) transcripts of passing cases too.
+    public var verbose = false
+    /// The program name used in rerun commands.
+    public var programName = "herald"
+
+    /// Creates options with the defaults.
+    public init() {}
+}
+
+/// Runs `herald conform`: selection, listing, the embedded engine, the probe, the run, the expected failures, the
+/// console output and the reports. The command-line layer only parses arguments into ``ConformOptions``.
+public struct ConformDriver: Sendable {
+    /// The suite's name.
+    public static let suiteName = "herald-conformance"
+    /// The suite's version.
+    public static let suiteVersion = "0.1.0"
+    /// The specification version the suite targets.
+    public static var specVersion: String { "Herald Spec v\(RequirementIndex.specVersion)" }
+    /// The app id used for external targets when none is given (the default of `herald serve`).
+    public static let defaultAppID = "herald-dev"
+
+    /// The options.
+    public var options: ConformOptions
+    /// Where normal output goes.
+    public var output: @Sendable (String) -> Void
+    /// Where diagnostics go (`error: …` lines).
+    public var errorOutput: @Sendable (String) -> Void
+    /// Whether ``output`` is a terminal (progress bar) or not (one line per case).
+    public var isTerminal: Bool
+
+    /// Creates a driver.
+    public init(
+        options: ConformOptions,
+        output: @escaping @Sendable (String) -> Void = ConsoleReporter.standardOutput,
+        errorOutput: @escaping @Sendable (String) -> Void = ConformDriver.standardError,
+        isTerminal: Bool = ConsoleReporter.standardOutputIsTerminal
+    ) {
+        self.options = options
+        self.output = output
+        self.errorOutput = errorOutput
+        self.isTerminal = isTerminal
+    }
+
+    /// Writes text to standard error.
+    public static let standardError: @Sendable (String) -> Void = { text in
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// A failure that ends the command with an exit status.
+    struct Exit: Error {
+        var status: ConformExitStatus
+        var message: String
+    }
+
+    /// Runs the command and returns its exit status.
+    public func run() async -> ConformExitStatus {
+        do {
+            return try await self.execute()
+        } catch let exit as Exit {
+            self.errorOutput("error: \(exit.message)\n")
+            return exit.status
+        } catch {
+            self.errorOutput("error: \(error)\n")
+            return .failed
+        }
+    }
+
+    // MARK: - Steps
+
+    private func execute() async throws -> ConformExitStatus {
+        let options = self.options
+        try self.validate()
+        let scenarios = try Self.locateScenarios(options.scenarios)
+        let specDirectory = options.spec ?? Self.locateSpec(nextTo: scenarios)
+        let index = specDirectory.flatMap { try? RequirementIndex(specDirectory: URL(fileURLWithPath: $0)) }
+        let corpus: ScenarioCorpus
+        do {
+            corpus = try ScenarioLoader(requirementIDs: index.flatMap { $0.requirements.isEmpty ? nil : $0.ids })
+                .load(directory: scenarios)
+        } catch {
+            throw Exit(status: .usage, message: "the scenarios in \(scenarios) cannot be used:\n\(error.description)")
+        }
+        let selected = Runner.select(corpus.cases, filter: options.filters, skip: options.skips)
+        guard !selected.isEmpty else {
+            var message = "no case selected"
+            if !options.filters.isEmpty {
+                message +=
+                    ": --filter \(options.filters.joined(separator: ", ")) matches none of the "
+                    + "\(corpus.cases.count) cases"
+            }
+            if !options.skips.isEmpty {
+                message += (options.filters.isEmpty ? ": " : "; ") + "--skip \(options.skips.joined(separator: ", "))"
+            }
+            if corpus.cases.isEmpty {
+                message = "no case selected: \(scenarios) has no cases"
+            }
+            throw Exit(status: .usage, message: message + " (list the cases with --list)")
+        }
+        if options.list {
+            self.output(try Self.renderList(selected, json: options.json))
+            return .passed
+        }
+        let expectedFailures: ExpectedFailures?
+        do {
+            expectedFailures = try options.expectedFailuresFile.map { path throws(ExpectedFailuresError) in
+                try ExpectedFailures(contentsOfFile: path)
+            }
+        } catch {
+            throw Exit(status: .usage, message: error.description)
+        }
+        let context = RunContext(
+            corpus: corpus,
+            selected: selected,
+            index: index,
+            scenarios: scenarios,
+            specDirectory: specDirectory,
+            expectedFailures: expectedFailures
+        )
+        if let url = options.target {
+            let target: Target
+            do {
+                target = try Target(parsing: url)
+            } catch {
+                throw Exit(status: .usage, message: error.description)
+            }
+            return try await self.run(context, target: target, targetLabel: target.url, tokens: try self.tokenSource())
+        }
+        let transport = HeraldTransport(rawValue: options.transport ?? "tcp") ?? .tcp
+        return try await EmbeddedTarget.withRunning { embedded in
+            guard let target = embedded.target(for: transport) else {
+                throw Exit(status: .usage, message: "the embedded engine has no \(transport) listener")
+            }
+            return try await self.run(
+                context,
+                target: target,
+                targetLabel: "embedded reference engine (\(target.url))",
+                tokens: embedded.tokenSource,
+                appID: EmbeddedTarget.appID
+            )
+        }
+    }
+
+    /// What the run needs besides the target.
+    private struct RunContext: Sendable {
+        var corpus: ScenarioCorpus
+        var selected: [CorpusCase]
+        var index: RequirementIndex?
+        var scenarios: String
+        var specDirectory: String?
+        var expectedFailures: ExpectedFailures?
+    }
+
+    private func run(
+        _ context: RunContext,
+        target: Target,
+        targetLabel: String,
+        tokens: any TokenSource,
+        appID: String? = nil
+    ) async throws -> ConformExitStatus {
+        let options = self.options
+        let connector: ClientConnector
+        do {
+            connector = try ClientConnector(target: target, tls: TLSClientOptions(insecure: options.insecure))
+        } catch {
+            throw Exit(status: .usage, message: error.description)
+        }
+        let requirements = Dictionary(
+            (context.index?.requirements ?? []).map { ($0.id, $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
+        let reporter = ConsoleReporter(
+            isTerminal: self.isTerminal,
+            verbose: options.verbose,
+            requirements: requirements,
+            write: self.output
+        )
+        reporter.begin(
+            suite: "\(Self.suiteName) \(Self.suiteVersion)",
+            specVersion: Self.specVersion,
+            target: targetLabel,
+            selected: context.selected.count,
+            total: context.corpus.cases.count
+        )
+        let startedMs = Int64(Date().timeIntervalSince1970 * 1000)
+        let clock = ContinuousClock.now
+        let probe: ProbeResult
+        do {
+            probe = try await Runner.probe(
+                connector: connector,
+                timeout: .milliseconds(Int64(10_000 * max(options.timeoutScale, 0.1)))
+            )
+        } catch {
+            throw Exit(status: .unreachable, message: error.description)
+        }
+        self.output("server: \(probe.serverName), granted: \(probe.grantedCapabilities.joined(separator: " "))\n")
+        let environment = ExecutionEnvironment(
+            connector: connector,
+            appID: appID ?? options.appID ?? Self.defaultAppID,
+            tokens: tokens,
+            timeoutScale: options.timeoutScale,
+            probe: probe,
+            keepPassingTranscripts: options.verbose,
+            rerunCommand: self.rerunCommandMaker()
+        )
+        let runner = Runner(environment: environment, concurrency: options.parallelism ?? Runner.defaultConcurrency)
+        let expectedFailures = context.expectedFailures
+        let results = await runner.run(context.selected) { progress in
+            if case .finished(let result, _, _) = progress {
+                reporter.caseFinished(expectedFailures?.apply(to: result) ?? result)
+            }
+        }
+        let elapsed = ContinuousClock.now - clock
+        var run = RunResult(
+            suite: "\(Self.suiteName) \(Self.suiteVersion)",
+            specVersion: Self.specVersion,
+            target: options.target == nil ? "embedded" : target.url,
+            transport: target.transport.rawValue,
+            nonce: environment.nonce,
+            startedMs: startedMs,
+            durationMs: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000,
+            totalCases: context.corpus.cases.count,
+            selectedCases: context.selected.count,
+            grantedCapabilities: probe.grantedCapabilities,
+            cases: results,
+            staleExpectedFailures: []
+        )
+        if let expectedFailures {
+            run = expectedFailures.apply(to: run)
+        }
+        let written = try self.writeReports(run, context: context, requirements: requirements)
+        reporter.finish(run, notes: written.map { "wrote \($0.kind) report \($0.path)" })
+        return run.passed ? .passed : .failed
+    }
+
+    /// Writes the requested reports; returns what was written.
+    private func writeReports(
+        _ run: RunResult,
+        context: RunContext,
+        requirements: [String: Requirement]
+    ) throws -> [(kind: String, path: String)] {
+        let options = self.options
+        var written: [(kind: String, path: String)] = []
+        func write(_ data: Data, to path: String, kind: String) throws {
+            do {
+                try data.write(to: URL(fileURLWithPath: path))
+                written.append((kind, path))
+            } catch {
+                throw Exit(status: .failed, message: "cannot write the \(kind) report \(path): \(error)")
+            }
+        }
+        if let path = options.jsonReport {
+            try write(try JSONReport.render(run), to: path, kind: "JSON")
+        }
+        if let path = options.junitReport {
+            try write(JUnitReport.render(run), to: path, kind: "JUnit")
+        }
+        if let path = options.htmlReport {
+            var coverage: CoverageReport?
+            if let index = context.index {
+                let waivers = try? WaiverFile(
+                    contentsOfFile: (context.scenarios as NSString).appendingPathComponent(WaiverFile.fileName)
+                )
+                coverage = CoverageReport(
+                    index: index,
+                    cases: context.corpus.cases.map {
+                        CoverageCase(id: $0.id, chapter: $0.chapter, requirements: $0.scenario.requirements)
+                    },
+                    waivers: waivers?.waivers ?? []
+                )
+            }
+            let html = HTMLReport.render(run, coverage: coverage, requirements: requirements, verbose: options.verbose)
+            try write(Data(html.utf8), to: path, kind: "HTML")
+        }
+        return written
+    }
+
+    // MARK: - Validation and helpers
+
+    private func validate() throws {
+        let options = self.options
+        func usage(_ message: String) -> Exit { Exit(status: .usage, message: message) }
+        if options.json && !options.list {
+            throw usage("--json without a file name is only for --list; write --json FILE to save the JSON report")
+        }
+        if let transport = options.transport {
+            guard options.target == nil else {
+                throw usage("--transport selects the embedded engine's listener; a TARGET URL names its own transport")
+            }
+            guard transport == "tcp" || transport == "ws" else {
+                throw usage("--transport must be tcp or ws (the embedded engine serves no TLS)")
+            }
+        }
+        let credentials = [
+            options.appSecret.map { _ in "--app-secret" }, options.appSecretFile.map { _ in "--app-secret-file" },
+            options.tokenCommand.map { _ in "--token-command" },
+        ].compactMap(\.self)
+        if credentials.count > 1 {
+            throw usage("\(credentials.joined(separator: ", ")) cannot be used together; give one source of tokens")
+        }
+        if options.target == nil && (!credentials.isEmpty || options.appID != nil) {
+            throw usage(
+                "--app-id, --app-secret, --app-secret-file and --token-command are for a TARGET; the embedded "
+                    + "engine has its own app and secret"
+            )
+        }
+        if let secret = options.appSecret, secret.utf8.count < 32 {
+            throw usage("--app-secret must be at least 32 bytes (TOK-1)")
+        }
+        if let parallelism = options.parallelism, parallelism < 1 {
+            throw usage("-j must be at least 1")
+        }
+        if !(options.timeoutScale > 0) || !options.timeoutScale.isFinite {
+            throw usage("--timeout-scale must be a positive number")
+        }
+        for path in [options.jsonReport, options.junitReport, options.htmlReport].compactMap(\.self) {
+            let directory = (path as NSString).deletingLastPathComponent
+            var isDirectory: ObjCBool = false
+            if !directory.isEmpty,
+                !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue
+            {
+                throw usage("cannot write \(path): \(directory) is not a directory")
+            }
+        }
+    }
+
+    private func tokenSource() throws -> any TokenSource {
+        let options = self.options
+        if let command = options.tokenCommand {
+            return CommandTokenSource(command: command)
+        }
+        if let secret = options.appSecret {
+            return SecretTokenSource(secret: Array(secret.utf8))
+        }
+        if let file = options.appSecretFile {
+            do {
+                let secret = try AppSecretFile.read(path: file)
+                guard secret.count >= 32 else {
+                    throw Exit(status: .usage, message: "the app secret in \(file) is shorter than 32 bytes (TOK-1)")
+                }
+                return SecretTokenSource(secret: secret)
+            } catch let exit as Exit {
+                throw exit
+            } catch {
+                throw Exit(status: .usage, message: "\(error)")
+            }
+        }
+        return TokenlessTokenSource()
+    }
+
+    /// The command that reruns one case with this invocation's target, credentials (never the secret itself),
+    /// scenarios and timeout scale. ``ConformOptions/programName`` is used as given (it may be `swift run herald`).
+    func rerunCommandMaker() -> @Sendable (String) -> String {
+        let options = self.options
+        var words = ["conform"]
+        if let target = options.target { words.append(target) }
+        if let transport = options.transport { words += ["--transport", transport] }
+        if let appID = options.appID { words += ["--app-id", appID] }
+        if let file = options.appSecretFile { words += ["--app-secret-file", file] }
+        if let command = options.tokenCommand { words += ["--token-command", command] }
+        if let scenarios = options.scenarios { words += ["--scenarios", scenarios] }
+        if let spec = options.spec { words += ["--spec", spec] }
+        if options.timeoutScale != 1 { words += ["--timeout-scale", "\(options.timeoutScale)"] }
+        if options.insecure { words.append("--insecure") }
+        // Never the secret itself: the command names an environment variable to set.
+        let secret = options.appSecret == nil ? "" : " --app-secret \"$HERALD_APP_SECRET\""
+        let prefix = ([options.programName] + words.map(Self.shellQuote)).joined(separator: " ") + secret
+        return { id in prefix + " --filter " + Self.shellQuote(id) + " --verbose" }
+    }
+
+    /// The word quoted for a POSIX shell when it contains anything but safe characters.
+    static func shellQuote(_ word: String) -> String {
+        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,")
+        if !word.isEmpty && word.allSatisfy({ safe.contains($0) }) { return word }
+        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// The scenario directory: the given one, else `Vectors/scenarios` in the current directory or an ancestor
+    /// that holds `Package.swift`.
+    static func locateScenarios(_ given: String?) throws -> String {
+        var isDirectory: ObjCBool = false
+        if let given {
+            guard FileManager.default.fileExists(atPath: given, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw Exit(status: .usage, message: "--scenarios \(given) is not a directory")
+            }
+            return given
+        }
+        var directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        while true {
+            let candidate = directory.appendingPathComponent(ScenarioLoader.defaultDirectory)
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), isDirectory.boolValue
+            {
+                let relative = candidate.path.hasPrefix(FileManager.default.currentDirectoryPath + "/")
+                return relative
+                    ? String(candidate.path.dropFirst(FileManager.default.currentDirectoryPath.count + 1))
+                    : candidate.path
+            }
+            let parent = directory.deletingLastPathComponent()
+            if parent.path == directory.path { break }
+            directory = parent
+        }
+        throw Exit(
+            status: .usage,
+            message: "cannot find \(ScenarioLoader.defaultDirectory) here or in a parent directory; use --scenarios DIR"
+        )
+    }
+
+    /// `Spec` beside the `Vectors` directory that holds the scenarios, if it exists.
+    static func locateSpec(nextTo scenarios: String) -> String? {
+        let root = URL(fileURLWithPath: scenarios).deletingLastPathComponent().deletingLastPathComponent()
+        let spec = root.appendingPathComponent("Spec").path
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: spec, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? spec : nil
+    }
+
+    /// One entry of `--list --json`.
+    public struct ListEntry: Codable, Sendable, Hashable {
+        /// The case id.
+        public var id: String
+        /// The title.
+        public var title: String
+        /// The chapter (scenario file).
+        public var chapter: String
+        /// `MUST`, `SHOULD` or `MAY`.
+        public var level: String
+        /// The requirement ids.
+        public var requirements: [String]
+        /// The capabilities the case needs.
+        public var capabilities: [String]
+    }
+
+    /// The `--list` output: one line per case (`id  LEVEL  requirements  [capabilities]  title`), or JSON.
+    static func renderList(_ cases: [CorpusCase], json: Bool) throws -> String {
+        let entries = cases.map {
+            ListEntry(
+                id: $0.id,
+                title: $0.scenario.title,
+                chapter: $0.chapter,
+                level: $0.scenario.level,
+                requirements: $0.scenario.requirements,
+                capabilities: $0.scenario.capabilities
+            )
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            return String(decoding: try encoder.encode(entries), as: UTF8.self) + "\n"
+        }
+        let width = entries.map(\.id.count).max() ?? 0
+        return entries.map { entry in
+            entry.id.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                + entry.level.padding(toLength: 6, withPad: " ", startingAt: 0) + "  "
+                + entry.requirements.joined(separator: ",") + "  [" + entry.capabilities.joined(separator: ",")
+                + "]  " + entry.title
+        }.joined(separator: "\n") + "\n\(entries.count) cases\n"
+    }
+
+    // MARK: - Coverage
+
+    /// Runs `herald conform coverage`: prints the coverage table (or JSON) and returns the exit status: 0 when every
+    /// MUST is covered or waived and there is no problem, 1 otherwise, 2 when a file cannot be used.
+    public static func coverage(
+        scenarios: String?,
+        spec: String?,
+        json: Bool,
+        listAll: Bool = false,
+        output: @Sendable (String) -> Void = ConsoleReporter.standardOutput,
+        errorOutput: @Sendable (String) -> Void = ConformDriver.standardError
+    ) -> ConformExitStatus {
+        do {
+            let scenarios = try Self.locateScenarios(scenarios)
+            guard let spec = spec ?? Self.locateSpec(nextTo: scenarios) else {
+                throw Exit(status: .usage, message: "cannot find the Spec directory; use --spec DIR")
+            }
+            let report: CoverageReport
+            do {
+                report = try CoverageReport.forCorpus(scenariosDirectory: scenarios, specDirectory: spec)
+            } catch let error as ScenarioLoadError {
+                throw Exit(status: .usage, message: "the scenarios in \(scenarios) cannot be used:\n\(error)")
+            } catch {
+                throw Exit(status: .usage, message: "\(error)")
+            }
+            if json {
+                output(String(decoding: try report.renderJSON(), as: UTF8.self))
+            } else {
+                output(report.renderText(listUncoveredShouldAndMay: listAll))
+            }
+            return report.passed ? .passed : .failed
+        } catch let exit as Exit {
+            errorOutput("error: \(exit.message)\n")
+            return exit.status
+        } catch {
+            errorOutput("error: \(error)\n")
+            return .usage
+        }
+    }
+}

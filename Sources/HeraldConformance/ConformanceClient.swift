@@ -1,0 +1,575 @@
+import HeraldMessages
+import HeraldServer
+import HeraldWire
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import NIOWebSocket
+import Synchronization
+
+// MARK: - Events
+
+/// A frame received from the server, decoded as far as possible.
+public struct ReceivedFrame: Sendable {
+    /// The frame.
+    public var frame: HeraldFrame
+    /// The message name (`JoinChannelResponse`), or `0x…` for an opcode outside the table.
+    public var typeName: String
+    /// The payload as protobuf JSON; `nil` when it does not parse as the opcode's message type.
+    public var rendering: ProtoJSON.Rendering?
+    /// Why the payload does not parse, when it does not.
+    public var decodeError: String?
+    /// When it arrived, in milliseconds since the case started.
+    public var atMs: Int64
+
+    /// Decodes `frame`.
+    public init(frame: HeraldFrame, atMs: Int64) {
+        self.frame = frame
+        self.atMs = atMs
+        self.typeName =
+            frame.opcodeInfo?.name ?? Transcript.opcodeText(UInt16(truncatingIfNeeded: frame.opcode.rawValue))
+        do {
+            self.rendering = ProtoJSON.render(try frame.decodeMessage())
+            self.decodeError = nil
+        } catch {
+            self.rendering = nil
+            self.decodeError = error.description
+        }
+    }
+
+    /// A one-line description: type, request id, flags and payload.
+    public var summary: String {
+        var text = "\(self.typeName) #\(self.frame.requestID)"
+        if self.frame.flags.rawValue != 0 { text += " flags=0x" + String(self.frame.flags.rawValue, radix: 16) }
+        if let rendering { text += " " + PayloadMatcher.short(rendering.full) }
+        if let decodeError { text += " (undecodable payload: \(decodeError))" }
+        return text
+    }
+}
+
+/// Something that happened on a connection, in arrival order.
+public enum ConnectionEvent: Sendable {
+    /// A frame arrived.
+    case frame(ReceivedFrame)
+    /// The server sent something that is not a valid frame (or the transport failed); a `closed` follows.
+    case failure(String)
+    /// The connection closed; over WebSocket, with the server's close status code if it sent one.
+    case closed(webSocketCloseCode: UInt16?)
+}
+
+/// An error opening a connection.
+public struct ConnectionError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong.
+    public var description: String
+
+    /// Creates an error.
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+// MARK: - Inbound queue
+
+/// An unbounded queue of connection events that a task awaits with a deadline (no polling).
+final class InboundQueue: Sendable {
+    private struct State {
+        var items: [ConnectionEvent] = []
+        var waiter: CheckedContinuation<ConnectionEvent?, Never>?
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+
+    func push(_ event: ConnectionEvent) {
+        let waiter: CheckedContinuation<ConnectionEvent?, Never>? = self.state.withLock { state in
+            guard !state.finished else { return nil }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.items.append(event)
+            return nil
+        }
+        waiter?.resume(returning: event)
+    }
+
+    /// Ends the queue after the buffered events.
+    func finish() {
+        let waiter = self.state.withLock { state in
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// The next event, or `nil` at the deadline, after ``finish()`` or when the task is cancelled.
+    func next(until deadline: ContinuousClock.Instant) async -> ConnectionEvent? {
+        if let item = self.takeBuffered() { return item }
+        return await withTaskGroup(of: ConnectionEvent?.self) { group in
+            group.addTask { await self.wait() }
+            group.addTask {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            var result: ConnectionEvent?
+            // Collect both results: an event handed to the waiter just as the deadline passed is not lost.
+            for await value in group {
+                if let value { result = value }
+                group.cancelAll()
+            }
+            return result
+        }
+    }
+
+    private func takeBuffered() -> ConnectionEvent? {
+        self.state.withLock { state in
+            state.items.isEmpty ? nil : state.items.removeFirst()
+        }
+    }
+
+    private func wait() async -> ConnectionEvent? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<ConnectionEvent?, Never>) in
+                let immediate: ConnectionEvent?? = self.state.withLock { state in
+                    if !state.items.isEmpty { return .some(state.items.removeFirst()) }
+                    if state.finished || Task.isCancelled { return .some(nil) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if case .some(let value) = immediate {
+                    continuation.resume(returning: value)
+                }
+            }
+        } onCancel: {
+            let waiter = self.state.withLock { state in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: nil)
+        }
+    }
+}
+
+/// Shared between a connection and its channel handlers.
+final class ConnectionShared: Sendable {
+    let actor: String
+    let queue = InboundQueue()
+    let recorder: TranscriptRecorder
+    private let state = Mutex<(closedLocally: Bool, closeCode: UInt16?)>((false, nil))
+
+    init(actor: String, recorder: TranscriptRecorder) {
+        self.actor = actor
+        self.recorder = recorder
+    }
+
+    func received(_ frame: HeraldFrame) {
+        let received = ReceivedFrame(frame: frame, atMs: self.recorder.elapsedMs)
+        self.recorder.recordReceived(actor: self.actor, frame: received)
+        self.queue.push(.frame(received))
+    }
+
+    func failed(_ message: String) {
+        self.recorder.recordTransport(actor: self.actor, event: "error", detail: message)
+        self.queue.push(.failure(message))
+    }
+
+    func closeFrameReceived(code: UInt16?) {
+        self.state.withLock { $0.closeCode = code }
+    }
+
+    func markClosedLocally() {
+        self.state.withLock { $0.closedLocally = true }
+    }
+
+    func inactive() {
+        let (local, code) = self.state.withLock { ($0.closedLocally, $0.closeCode) }
+        if !local {
+            self.recorder.recordTransport(
+                actor: self.actor,
+                event: "closed",
+                detail: code.map { "by the server, WebSocket status \($0)" } ?? "by the server"
+            )
+        }
+        self.queue.push(.closed(webSocketCloseCode: code))
+        self.queue.finish()
+    }
+}
+
+// MARK: - Connector
+
+/// Opens connections to one target; TLS contexts are built once.
+public struct ClientConnector: Sendable {
+    /// The target.
+    public let target: Target
+    /// How long opening a connection (TCP, TLS and WebSocket handshakes) may take.
+    public var connectTimeout: Duration
+    private let sslContext: NIOSSLContext?
+    private let group: any EventLoopGroup
+
+    /// Creates a connector.
+    ///
+    /// - Throws: ``ConnectionError`` when the TLS configuration cannot be built (unreadable trust roots).
+    public init(
+        target: Target,
+        tls: TLSClientOptions = TLSClientOptions(),
+        connectTimeout: Duration = .seconds(10),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws(ConnectionError) {
+        self.target = target
+        self.connectTimeout = connectTimeout
+        self.group = eventLoopGroup
+        if target.usesTLS {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.minimumTLSVersion = .tlsv12
+            configuration.applicationProtocols = target.transport == .tls ? ["herald/1"] : ["http/1.1"]
+            if tls.insecure {
+                configuration.certificateVerification = .none
+            }
+            if let file = tls.trustRootsFile {
+                configuration.trustRoots = .file(file)
+            }
+            do {
+                self.sslContext = try NIOSSLContext(configuration: configuration)
+            } catch {
+                throw ConnectionError("cannot set up TLS: \(error)")
+            }
+        } else {
+            self.sslContext = nil
+        }
+    }
+
+    /// Opens a connection for `actor`, recording its frames in `recorder`.
+    ///
+    /// - Throws: ``ConnectionError`` when the connection, the TLS handshake or the WebSocket upgrade fails.
+    public func connect(
+        actor: String,
+        recorder: TranscriptRecorder
+    ) async throws(ConnectionError)
+        -> ConformanceConnection
+    {
+        let shared = ConnectionShared(actor: actor, recorder: recorder)
+        let channel: any Channel
+        do {
+            if self.target.transport.isWebSocket {
+                channel = try await self.connectWebSocket(shared)
+            } else {
+                channel = try await self.connectStream(shared)
+            }
+        } catch let error as ConnectionError {
+            recorder.recordTransport(actor: actor, event: "error", detail: error.description)
+            throw error
+        } catch {
+            let wrapped = ConnectionError("cannot connect to \(self.target): \(error)")
+            recorder.recordTransport(actor: actor, event: "error", detail: wrapped.description)
+            throw wrapped
+        }
+        recorder.recordTransport(actor: actor, event: "connected", detail: self.target.url)
+        return ConformanceConnection(channel: channel, transport: self.target.transport, shared: shared)
+    }
+
+    private var serverHostname: String? {
+        self.target.hostIsIPAddress ? nil : self.target.host
+    }
+
+    private func connectStream(_ shared: ConnectionShared) async throws -> any Channel {
+        let sslContext = self.sslContext
+        let hostname = self.serverHostname
+        let bootstrap = ClientBootstrap(group: self.group)
+            .connectTimeout(self.timeAmount)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let sslContext {
+                        try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: hostname))
+                    }
+                    try pipeline.addHandler(
+                        ByteToMessageHandler(
+                            HeraldFrameDecoder(maximumPayloadLength: HeraldFrameHeader.absoluteMaximumPayloadLength)
+                        )
+                    )
+                    try pipeline.addHandler(StreamFrameHandler(shared: shared))
+                }
+            }
+        // A TLS handshake failure surfaces as a failure event of the connection.
+        let channel = try await bootstrap.connect(host: self.target.host, port: self.target.port).get()
+        return channel
+    }
+
+    private var timeAmount: TimeAmount {
+        let components = self.connectTimeout.components
+        return .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000)
+    }
+
+    private func connectWebSocket(_ shared: ConnectionShared) async throws -> any Channel {
+        enum Upgrade: Sendable {
+            case upgraded(subprotocol: String?)
+            case refused
+        }
+        let sslContext = self.sslContext
+        let hostname = self.serverHostname
+        let target = self.target
+        let hostHeader = (target.host.contains(":") ? "[\(target.host)]" : target.host) + ":\(target.port)"
+        let upgradeResult = try await ClientBootstrap(group: self.group)
+            .connectTimeout(self.timeAmount)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connect(host: target.host, port: target.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: sslContext, serverHostname: hostname)
+                        )
+                    }
+                    let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
+                        maxFrameSize: HeraldFrameHeader.size + HeraldFrameHeader.absoluteMaximumPayloadLength,
+                        enableAutomaticErrorHandling: false,
+                        upgradePipelineHandler: { channel, response in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(WebSocketFrameHandler(shared: shared))
+                                return .upgraded(subprotocol: response.headers["Sec-WebSocket-Protocol"].first)
+                            }
+                        }
+                    )
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Host", value: hostHeader)
+                    headers.add(name: "Sec-WebSocket-Protocol", value: "herald.v1")
+                    let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.path, headers: headers)
+                    let configuration = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
+                        upgradeRequestHead: head,
+                        upgraders: [upgrader],
+                        notUpgradingCompletionHandler: { channel in
+                            channel.eventLoop.makeSucceededFuture(.refused)
+                        }
+                    )
+                    let result = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                        configuration: .init(upgradeConfiguration: configuration)
+                    )
+                    return result.map { (channel, $0) }
+                }
+            }
+        let timeout = upgradeResult.eventLoop.scheduleTask(in: self.timeAmount) {
+            upgradeResult.whenSuccess { $0.0.close(promise: nil) }
+        }
+        defer { timeout.cancel() }
+        let (channel, upgrade): (any Channel, Upgrade)
+        do {
+            (channel, upgrade) = try await upgradeResult.get()
+        } catch {
+            throw ConnectionError("WebSocket opening handshake with \(target) failed: \(error)")
+        }
+        switch upgrade {
+        case .upgraded(let subprotocol):
+            guard subprotocol?.trimmingSpaces == "herald.v1" else {
+                try? await channel.close()
+                throw ConnectionError(
+                    "the server at \(target) did not select the WebSocket subprotocol herald.v1 (TRN-18); it "
+                        + (subprotocol.map { "selected '\($0)'" } ?? "selected none")
+                )
+            }
+            return channel
+        case .refused:
+            try? await channel.close()
+            throw ConnectionError(
+                "the server at \(target) refused the WebSocket upgrade (wrong path? the default is /herald)"
+            )
+        }
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        var text = Substring(self)
+        while text.first == " " || text.first == "\t" { text.removeFirst() }
+        while text.last == " " || text.last == "\t" { text.removeLast() }
+        return String(text)
+    }
+}
+
+// MARK: - Connection
+
+/// One connection of a virtual client: frames out, events in.
+public final class ConformanceConnection: Sendable {
+    /// The transport.
+    public let transport: HeraldTransport
+    private let channel: any Channel
+    private let shared: ConnectionShared
+
+    init(channel: any Channel, transport: HeraldTransport, shared: ConnectionShared) {
+        self.channel = channel
+        self.transport = transport
+        self.shared = shared
+    }
+
+    /// Sends a frame as it is: the header is written without validation, so deliberately invalid frames can be sent.
+    ///
+    /// - Parameter payload: The payload's JSON, for the transcript.
+    public func send(_ frame: HeraldFrame, payload: JSONValue? = nil) async throws {
+        var buffer = ByteBuffer()
+        var header = frame.header
+        header.payloadLength = frame.payload.readableBytes
+        header.write(to: &buffer)
+        buffer.writeImmutableBuffer(frame.payload)
+        self.shared.recorder.recordSent(actor: self.shared.actor, frame: frame, payload: payload)
+        try await self.write(buffer)
+    }
+
+    /// Writes bytes as they are (one binary message over WebSocket).
+    public func sendRaw(_ bytes: [UInt8]) async throws {
+        let hex = bytes.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()
+        self.shared.recorder.recordTransport(actor: self.shared.actor, event: "raw", detail: hex)
+        try await self.write(ByteBuffer(bytes: bytes))
+    }
+
+    /// Sends a WebSocket text message (over TCP and TLS, writes the UTF-8 bytes).
+    public func sendText(_ text: String) async throws {
+        self.shared.recorder.recordTransport(actor: self.shared.actor, event: "text", detail: text)
+        if self.transport.isWebSocket {
+            let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(string: text))
+            try await self.channel.writeAndFlush(frame)
+        } else {
+            try await self.channel.writeAndFlush(ByteBuffer(string: text))
+        }
+    }
+
+    private func write(_ buffer: ByteBuffer) async throws {
+        if self.transport.isWebSocket {
+            let frame = WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: buffer)
+            try await self.channel.writeAndFlush(frame)
+        } else {
+            try await self.channel.writeAndFlush(buffer)
+        }
+    }
+
+    /// The next event, or `nil` when nothing arrived before `deadline` (or the connection's events are exhausted).
+    public func nextEvent(until deadline: ContinuousClock.Instant) async -> ConnectionEvent? {
+        await self.shared.queue.next(until: deadline)
+    }
+
+    /// Closes the transport abruptly: no WebSocket close handshake, nothing else sent.
+    public func drop() async {
+        self.shared.markClosedLocally()
+        self.shared.recorder.recordTransport(actor: self.shared.actor, event: "dropped")
+        try? await self.channel.close()
+    }
+
+    /// Closes the transport in an orderly way (WebSocket: close frame with status 1000 first, TRN-24).
+    public func close() async {
+        self.shared.markClosedLocally()
+        if self.transport.isWebSocket && self.channel.isActive {
+            var data = ByteBuffer()
+            data.write(webSocketErrorCode: .normalClosure)
+            let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: data)
+            try? await self.channel.writeAndFlush(frame)
+        }
+        try? await self.channel.close()
+    }
+}
+
+// MARK: - Channel handlers
+
+/// Delivers decoded frames of a TCP or TLS stream.
+private final class StreamFrameHandler: ChannelInboundHandler {
+    typealias InboundIn = HeraldFrame
+
+    private let shared: ConnectionShared
+
+    init(shared: ConnectionShared) {
+        self.shared = shared
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.shared.received(Self.unwrapInboundIn(data))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? WireError {
+            self.shared.failed("the server sent bytes that are not a valid frame: \(error)")
+        } else if let error = error as? NIOSSLError, case .uncleanShutdown = error {
+            self.shared.failed("the TLS connection ended without close_notify (TRN-15)")
+        } else {
+            self.shared.failed("transport error: \(error)")
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.shared.inactive()
+        context.fireChannelInactive()
+    }
+}
+
+/// Reassembles binary WebSocket messages into frames; answers pings and close frames.
+private final class WebSocketFrameHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let shared: ConnectionShared
+    private var message: ByteBuffer?
+    private var closeSent = false
+
+    init(shared: ConnectionShared) {
+        self.shared = shared
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        switch frame.opcode {
+        case .binary, .continuation:
+            var data = frame.unmaskedData
+            if frame.opcode == .binary {
+                self.message = data
+            } else if self.message != nil {
+                self.message!.writeBuffer(&data)
+            } else {
+                self.shared.failed("the server sent a continuation frame without a message to continue")
+                return
+            }
+            if frame.fin, let message = self.message {
+                self.message = nil
+                do {
+                    self.shared.received(
+                        try HeraldWire.decodeSingleFrame(
+                            message,
+                            maximumPayloadLength: HeraldFrameHeader.absoluteMaximumPayloadLength
+                        )
+                    )
+                } catch {
+                    self.shared.failed("the server sent a message that is not exactly one valid frame: \(error)")
+                }
+            }
+        case .text:
+            self.shared.failed("the server sent a text WebSocket message (TRN-20)")
+        case .ping:
+            let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)
+            context.writeAndFlush(Self.wrapOutboundOut(pong), promise: nil)
+        case .connectionClose:
+            var payload = frame.unmaskedData
+            let code = payload.readInteger(as: UInt16.self)
+            self.shared.closeFrameReceived(code: code)
+            if !self.closeSent {
+                self.closeSent = true
+                var echo = ByteBuffer()
+                if let code { echo.writeInteger(code) }
+                let reply = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: echo)
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.writeAndFlush(Self.wrapOutboundOut(reply)).whenComplete { _ in
+                    bound.value.close(promise: nil)
+                }
+            }
+        default:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.shared.failed("transport error: \(error)")
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.shared.inactive()
+        context.fireChannelInactive()
+    }
+}

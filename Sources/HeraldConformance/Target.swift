@@ -1,0 +1,404 @@
+import Foundation
+import HeraldEngine
+import HeraldServer
+
+// MARK: - Target URLs
+
+/// A target URL that cannot be used.
+public struct TargetError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong.
+    public var description: String
+
+    /// Creates an error.
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// The server under test: a URL of Spec/02-transports.md §2.1.
+///
+/// `tcp://host[:port]` and `tls://host[:port]` (default port 7420, no path), `ws://host[:port][/path]` and
+/// `wss://host[:port][/path]` (default port 7421, default path `/herald`). IPv6 hosts are written in brackets.
+public struct Target: Sendable, Hashable, CustomStringConvertible {
+    /// The default port of `tcp` and `tls` (TRN-1).
+    public static let defaultStreamPort = 7420
+    /// The default port of `ws` and `wss` (TRN-1).
+    public static let defaultWebSocketPort = 7421
+    /// The default WebSocket path (TRN-1).
+    public static let defaultWebSocketPath = "/herald"
+
+    /// The transport.
+    public var transport: HeraldTransport
+    /// The host: a DNS name or an IP address (IPv6 without brackets).
+    public var host: String
+    /// The port.
+    public var port: Int
+    /// The HTTP path for `ws` and `wss` (with query, if any); empty for `tcp` and `tls`.
+    public var path: String
+
+    /// Creates a target.
+    public init(transport: HeraldTransport, host: String, port: Int, path: String = "") {
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.path = transport.isWebSocket ? (path.isEmpty ? Self.defaultWebSocketPath : path) : ""
+    }
+
+    /// The target of a listener of an in-process ``HeraldServer``.
+    public init(listener: BoundListener) {
+        self.init(transport: listener.transport, host: listener.host, port: listener.port, path: listener.path ?? "")
+    }
+
+    /// Parses a target URL.
+    ///
+    /// - Throws: ``TargetError`` for an unknown scheme, credentials in the URL (TRN-3), a path, query or fragment on
+    ///   `tcp`/`tls` (TRN-2), a fragment on `ws`/`wss`, or a bad port.
+    public init(parsing url: String) throws(TargetError) {
+        guard let separator = url.range(of: "://") else {
+            throw TargetError("'\(url)' is not a URL: write tcp://host:port, tls://…, ws://host:port/path or wss://…")
+        }
+        let scheme = url[..<separator.lowerBound].lowercased()
+        guard let transport = HeraldTransport(rawValue: scheme) else {
+            throw TargetError("'\(url)': unknown scheme '\(scheme)'; use tcp, tls, ws or wss")
+        }
+        var rest = Substring(url[separator.upperBound...])
+        if rest.contains("#") {
+            throw TargetError("'\(url)': a target URL has no fragment")
+        }
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        rest = rest[authorityEnd...]
+        if authority.contains("@") {
+            throw TargetError("'\(url)': credentials are never taken from the URL (TRN-3); use the credential options")
+        }
+        let host: String
+        var portText: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else {
+                throw TargetError("'\(url)': unterminated IPv6 address")
+            }
+            host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { throw TargetError("'\(url)': expected ':' after the IPv6 address") }
+                portText = after.dropFirst()
+            }
+        } else {
+            if let colon = authority.lastIndex(of: ":") {
+                host = String(authority[..<colon])
+                portText = authority[authority.index(after: colon)...]
+            } else {
+                host = String(authority)
+            }
+            if host.contains(":") {
+                throw TargetError("'\(url)': write an IPv6 host in brackets, as [::1]")
+            }
+        }
+        guard !host.isEmpty else { throw TargetError("'\(url)' has no host") }
+        var port = transport.isWebSocket ? Self.defaultWebSocketPort : Self.defaultStreamPort
+        if let portText {
+            guard let value = Int(portText), (1...65_535).contains(value) else {
+                throw TargetError("'\(url)': the port must be a number from 1 to 65535")
+            }
+            port = value
+        }
+        if transport.isWebSocket {
+            let path = rest.isEmpty ? Self.defaultWebSocketPath : (rest.hasPrefix("?") ? "/" + rest : String(rest))
+            self.init(transport: transport, host: host, port: port, path: path)
+        } else {
+            guard rest.isEmpty || rest == "/" else {
+                throw TargetError("'\(url)': a \(transport) URL has no path or query (TRN-2)")
+            }
+            self.init(transport: transport, host: host, port: port)
+        }
+    }
+
+    /// The URL, with default port and path written out.
+    public var url: String {
+        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
+        return "\(self.transport)://\(host):\(self.port)\(self.path)"
+    }
+
+    /// ``url``.
+    public var description: String {
+        self.url
+    }
+
+    /// Whether the transport is TLS (`tls` or `wss`).
+    public var usesTLS: Bool {
+        self.transport == .tls || self.transport == .wss
+    }
+
+    /// Whether ``host`` is an IP address literal (no Server Name Indication is sent for those, TRN-9).
+    public var hostIsIPAddress: Bool {
+        if self.host.contains(":") { return true }
+        let parts = self.host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
+    }
+}
+
+/// How the runner's client verifies TLS servers.
+public struct TLSClientOptions: Sendable, Hashable {
+    /// Skip certificate verification (for self-signed test servers; TRN-8 allows it when asked explicitly).
+    public var insecure: Bool
+    /// A PEM file of certificates to trust instead of the system's roots.
+    public var trustRootsFile: String?
+
+    /// Creates options; the default verifies against the system's roots.
+    public init(insecure: Bool = false, trustRootsFile: String? = nil) {
+        self.insecure = insecure
+        self.trustRootsFile = trustRootsFile
+    }
+}
+
+// MARK: - Tokens
+
+/// The token kinds of the `login` step and `${token:…}`, as written in scenario files.
+public enum TokenSpec: Sendable, Hashable, CustomStringConvertible {
+    /// `valid`: a token for the user, valid now.
+    case valid
+    /// `none`: the empty token.
+    case none
+    /// `expired`: a correctly signed token whose `exp` has passed.
+    case expired
+    /// `wrong-user:<name>`: a valid token for another actor's (or name's) user id.
+    case wrongUser(String)
+    /// `wrong-app`: a token signed with the app's secret but naming another app in `aud`.
+    case wrongApp
+    /// `ttl:<seconds>`: a valid token expiring after that many seconds.
+    case ttl(Int64)
+    /// `raw:<text>`: exactly this text.
+    case raw(String)
+
+    /// Parses a kind; `nil` when unknown.
+    public init?(_ text: String) {
+        switch text {
+        case "valid": self = .valid
+        case "none": self = .none
+        case "expired": self = .expired
+        case "wrong-app": self = .wrongApp
+        default:
+            if text.hasPrefix("wrong-user:"), text.count > 11 {
+                self = .wrongUser(String(text.dropFirst(11)))
+            } else if text.hasPrefix("ttl:"), let seconds = Int64(text.dropFirst(4)), seconds > 0 {
+                self = .ttl(seconds)
+            } else if text.hasPrefix("raw:") {
+                self = .raw(String(text.dropFirst(4)))
+            } else {
+                return nil
+            }
+        }
+    }
+
+    /// The kind as written in scenario files.
+    public var description: String {
+        switch self {
+        case .valid: "valid"
+        case .none: "none"
+        case .expired: "expired"
+        case .wrongUser(let name): "wrong-user:\(name)"
+        case .wrongApp: "wrong-app"
+        case .ttl(let seconds): "ttl:\(seconds)"
+        case .raw(let text): "raw:\(text)"
+        }
+    }
+}
+
+/// The tokens a ``TokenSource`` is asked for. (`none`, `raw:` and `wrong-user:` are handled by the runner: a
+/// wrong-user token is a ``valid`` token for the other user.)
+public enum TokenKind: Sendable, Hashable, CustomStringConvertible {
+    /// Valid now, for the app and user asked for.
+    case valid
+    /// Correctly signed, but expired.
+    case expired
+    /// Signed with the app's secret, naming another app.
+    case wrongApp
+    /// Valid for this many more seconds.
+    case ttl(seconds: Int64)
+
+    /// `valid`, `expired`, `wrong-app` or `ttl:<seconds>` (the value of `HERALD_TOKEN_KIND`).
+    public var description: String {
+        switch self {
+        case .valid: "valid"
+        case .expired: "expired"
+        case .wrongApp: "wrong-app"
+        case .ttl(let seconds): "ttl:\(seconds)"
+        }
+    }
+}
+
+/// One token to produce.
+public struct TokenRequest: Sendable, Hashable {
+    /// The app id the token is for.
+    public var appID: String
+    /// The user id the token names.
+    public var userID: String
+    /// The kind.
+    public var kind: TokenKind
+
+    /// Creates a request.
+    public init(appID: String, userID: String, kind: TokenKind) {
+        self.appID = appID
+        self.userID = userID
+        self.kind = kind
+    }
+}
+
+/// A token source cannot produce this kind of token: the case is reported not applicable.
+public struct TokenUnavailable: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Why.
+    public var description: String
+
+    /// Creates the error.
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// Where the runner gets tokens for `login` steps and `${token:…}`.
+public protocol TokenSource: Sendable {
+    /// Produces a token.
+    ///
+    /// - Throws: ``TokenUnavailable`` when this source cannot produce the kind (the case becomes not applicable);
+    ///   any other error makes the case an `error`.
+    func token(for request: TokenRequest) async throws -> String
+}
+
+/// Mints tokens with the app's secret, as the app's token issuer would (HS256, Spec/15-tokens.md).
+public struct SecretTokenSource: TokenSource {
+    /// The app secret.
+    public var secret: [UInt8]
+    /// The `iss` claim, if any.
+    public var issuer: String?
+
+    /// Creates a source.
+    public init(secret: [UInt8], issuer: String? = nil) {
+        self.secret = secret
+        self.issuer = issuer
+    }
+
+    /// Mints the token.
+    public func token(for request: TokenRequest) async throws -> String {
+        let now = Int64(Date().timeIntervalSince1970)
+        switch request.kind {
+        case .valid:
+            return try await TokenMinter.mint(
+                appID: request.appID,
+                userID: request.userID,
+                secret: self.secret,
+                issuedAt: now - 5,
+                lifetimeSeconds: 3600,
+                issuer: self.issuer
+            )
+        case .ttl(let seconds):
+            return try await TokenMinter.mint(
+                appID: request.appID,
+                userID: request.userID,
+                secret: self.secret,
+                issuedAt: now,
+                lifetimeSeconds: seconds,
+                issuer: self.issuer
+            )
+        case .expired:
+            return try await TokenMinter.mint(
+                appID: request.appID,
+                userID: request.userID,
+                secret: self.secret,
+                issuedAt: now - 7200,
+                lifetimeSeconds: 3600,
+                issuer: self.issuer
+            )
+        case .wrongApp:
+            let claims: JSONValue = .object([
+                "aud": .string(request.appID + "-other"),
+                "sub": .string(request.userID),
+                "iat": .int(now - 5),
+                "exp": .int(now + 3600),
+            ])
+            return try await TokenMinter.sign(
+                headerJSON: #"{"alg":"HS256","typ":"JWT"}"#,
+                claimsJSON: claims.compactText,
+                secret: self.secret
+            )
+        }
+    }
+}
+
+/// For servers in app-ID-only mode: `valid` is the empty token; other kinds are unavailable.
+public struct TokenlessTokenSource: TokenSource {
+    /// Creates a source.
+    public init() {}
+
+    /// The empty token for ``TokenKind/valid``.
+    public func token(for request: TokenRequest) async throws -> String {
+        guard request.kind == .valid else {
+            throw TokenUnavailable("no app secret or token command was given, so no \(request.kind) token can be made")
+        }
+        return ""
+    }
+}
+
+/// Runs a shell command for each token (`--token-command`).
+///
+/// The command runs with `/bin/sh -c` and the environment variables `HERALD_APP_ID`, `HERALD_USER` and
+/// `HERALD_TOKEN_KIND` (`valid`, `expired`, `wrong-app` or `ttl:<seconds>`). It prints the token on standard output
+/// (surrounding white space is removed) and exits 0. Exit status 2 means "this kind cannot be produced": the case
+/// is reported not applicable. Any other failure makes the case an `error`.
+public struct CommandTokenSource: TokenSource {
+    /// The exit status meaning "cannot produce this kind".
+    public static let unavailableExitStatus: Int32 = 2
+
+    /// The command line.
+    public var command: String
+
+    /// Creates a source.
+    public init(command: String) {
+        self.command = command
+    }
+
+    /// Runs the command.
+    public func token(for request: TokenRequest) async throws -> String {
+        let command = self.command
+        let (status, output, errors) = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<(Int32, Data, Data), any Error>) in
+            DispatchQueue.global().async {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                process.arguments = ["-c", command]
+                var environment = ProcessInfo.processInfo.environment
+                environment["HERALD_APP_ID"] = request.appID
+                environment["HERALD_USER"] = request.userID
+                environment["HERALD_TOKEN_KIND"] = request.kind.description
+                process.environment = environment
+                let stdout = Pipe()
+                let stderr = Pipe()
+                process.standardOutput = stdout
+                process.standardError = stderr
+                process.standardInput = FileHandle.nullDevice
+                do {
+                    try process.run()
+                } catch {
+                    continuation.resume(throwing: error)
+                    return
+                }
+                let output = stdout.fileHandleForReading.readDataToEndOfFile()
+                let errors = stderr.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: (process.terminationStatus, output, errors))
+            }
+        }
+        let errorText = String(decoding: errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if status == Self.unavailableExitStatus {
+            throw TokenUnavailable(
+                "the token command cannot produce a \(request.kind) token" + (errorText.isEmpty ? "" : ": \(errorText)")
+            )
+        }
+        guard status == 0 else {
+            throw TargetError(
+                "the token command exited with status \(status) for a \(request.kind) token"
+                    + (errorText.isEmpty ? "" : ": \(errorText)")
+            )
+        }
+        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

@@ -1,0 +1,48 @@
+import NIOCore
+
+/// One frame on its way to a client, in up to three parts that are written back to back.
+///
+/// Fan-out events are serialised once: every receiver gets the same `body` buffer (shared storage, no copy) with
+/// its own 14-byte `head` and, for stream events, its own `tail` carrying the `seq` field (Spec/17-extensibility.md
+/// §17.7).
+public struct OutboundFrame: Sendable {
+    /// The frame header (14 bytes).
+    public var head: ByteBuffer
+    /// The shared part of the payload.
+    public var body: ByteBuffer
+    /// The per-receiver end of the payload (the encoded `seq` field), or an empty buffer.
+    public var tail: ByteBuffer
+
+    /// Creates a frame from its parts.
+    public init(head: ByteBuffer, body: ByteBuffer, tail: ByteBuffer) {
+        self.head = head
+        self.body = body
+        self.tail = tail
+    }
+
+    /// The number of bytes of the whole frame.
+    public var byteCount: Int { self.head.readableBytes + self.body.readableBytes + self.tail.readableBytes }
+
+    /// The whole frame in one buffer (for transports that need contiguous bytes, such as a WebSocket message).
+    public func contiguousBytes(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: self.byteCount)
+        buffer.writeImmutableBuffer(self.head)
+        buffer.writeImmutableBuffer(self.body)
+        buffer.writeImmutableBuffer(self.tail)
+        return buffer
+    }
+}
+
+/// Where the engine writes a connection's frames: implemented by each transport, and by tests.
+///
+/// The engine calls a sink only from its own executor, in order. Implementations must not block.
+public protocol EngineConnectionSink: Sendable {
+    /// Queues frames for the client, in order, and flushes them.
+    func write(_ frames: [OutboundFrame])
+
+    /// The number of frames queued and not yet written to the transport (Spec/14-limits.md §14.5).
+    var queuedFrameCount: Int { get }
+
+    /// Closes the transport after the frames already queued have been written (or after a grace period has passed).
+    func close()
+}

@@ -1,0 +1,226 @@
+import HeraldMessages
+import HeraldWire
+import SwiftProtobuf
+
+/// Identifies one transport connection of a ``HeraldEngine``.
+public struct ConnectionID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The engine-wide number of the connection, starting at 1.
+    public let rawValue: UInt64
+
+    /// Creates an identifier.
+    public init(rawValue: UInt64) {
+        self.rawValue = rawValue
+    }
+
+    /// Orders identifiers by creation.
+    public static func < (lhs: ConnectionID, rhs: ConnectionID) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// `c` followed by the number.
+    public var description: String { "c\(self.rawValue)" }
+}
+
+/// A user: the pair of app id and user id (Spec/05-session.md §5.1).
+public struct UserKey: Hashable, Sendable, CustomStringConvertible {
+    /// The app.
+    public var appID: String
+    /// The user id within the app.
+    public var userID: String
+
+    /// Creates a user key.
+    public init(appID: String, userID: String) {
+        self.appID = appID
+        self.userID = userID
+    }
+
+    /// `appID/userID`.
+    public var description: String { "\(self.appID)/\(self.userID)" }
+}
+
+/// A channel: the pair of app id and channel id.
+public struct ChannelKey: Hashable, Sendable, CustomStringConvertible {
+    /// The app.
+    public var appID: String
+    /// The channel id within the app.
+    public var channelID: String
+
+    /// Creates a channel key.
+    public init(appID: String, channelID: String) {
+        self.appID = appID
+        self.channelID = channelID
+    }
+
+    /// `appID#channelID`.
+    public var description: String { "\(self.appID)#\(self.channelID)" }
+}
+
+/// Why a session ended (Spec/05-session.md §5.8).
+enum SessionEndCause: Hashable, Sendable {
+    case logout
+    case disconnect
+    case remoteLogin
+    case tokenExpiry
+    case banned
+
+    /// The reason other members see in `MemberLeft`.
+    var memberLeftReason: Herald_V1_MemberLeftReason {
+        switch self {
+        case .logout: return .logout
+        case .disconnect, .banned: return .disconnected
+        case .remoteLogin: return .remoteLogin
+        case .tokenExpiry: return .tokenExpired
+        }
+    }
+}
+
+/// The transport-level phase of a connection.
+enum ConnectionPhase: Hashable, Sendable {
+    /// Waiting for `Hello`.
+    case awaitingHello
+    /// `Welcome` sent.
+    case handshaken
+    /// `Disconnect` queued or the transport closed: nothing more is processed or sent.
+    case closed
+}
+
+/// A request waiting for its response, possibly after the current input has been processed.
+struct PendingResponse: Hashable, Sendable {
+    var connectionID: ConnectionID
+    var requestID: UInt32
+    var requestOpcode: Herald_V1_Opcode
+}
+
+/// What an outstanding `ACK_REQUIRED` delivery is for (Spec/04-handshake.md §4.8).
+enum DeliveryPurpose: Sendable {
+    case peer(PeerDelivery)
+    case invitation(InvitationDelivery)
+}
+
+/// An outstanding `ACK_REQUIRED` delivery on a connection.
+struct OutstandingDelivery: Sendable {
+    var purpose: DeliveryPurpose
+    /// The serial of the session the delivery belongs to.
+    var sessionSerial: UInt64
+}
+
+/// Every timer the engine runs. Feature timers carry their feature's own key types.
+enum TimerAction: Hashable, Sendable {
+    case handshakeTimeout(ConnectionID)
+    case idleCheck(ConnectionID)
+    case loginTimeout(ConnectionID, generation: UInt64)
+    case tokenWillExpire(sessionSerial: UInt64, generation: UInt64)
+    case tokenExpiry(sessionSerial: UInt64, generation: UInt64)
+    case offlinePurge
+    case peer(PeerTimer)
+    case presence(PresenceTimer)
+    case channel(ChannelTimer)
+    case invitation(InvitationTimer)
+}
+
+/// One transport connection. Owned by the engine actor; never leaves it.
+final class Connection {
+    let id: ConnectionID
+    let sink: any EngineConnectionSink
+    /// A name for the transport, for logs (`tcp`, `tls`, `ws`, `wss`, `test`).
+    let transport: String
+    /// The value of `Welcome.connection_id`.
+    let publicID: String
+    var phase: ConnectionPhase = .awaitingHello
+    var granted: Set<Capability> = []
+    /// The client's receive limit (HS-28).
+    var clientMaxPayloadLength = HeraldFrameHeader.defaultMaximumPayloadLength
+    var session: Session?
+    /// Whether the connection's last session ended by logout (SES-12).
+    var lastSessionEndedByLogout = false
+    /// A `LoginRequest` is being processed (stops the login timer, SES-12).
+    var loginInProgress = false
+    var loginTimerGeneration: UInt64 = 0
+    var loginRate: RateCounter?
+    /// Request ids received and not yet answered (HS-32).
+    var inFlight: Set<UInt32> = []
+    /// When the last complete frame arrived (HS-42).
+    var lastReceivedMs: Int64
+    var nextDeliveryID: UInt32 = 1
+    var outstanding: [UInt32: OutstandingDelivery] = [:]
+    /// Frames produced while processing the current input, written when it has been processed.
+    var pending: [OutboundFrame] = []
+    /// The connection exceeded its outbound queue (LIM-14) and is closed once the current input is processed.
+    var slowConsumer = false
+    /// The connection is in the engine's list of connections to flush.
+    var isDirty = false
+
+    init(id: ConnectionID, sink: any EngineConnectionSink, transport: String, publicID: String, now: Int64) {
+        self.id = id
+        self.sink = sink
+        self.transport = transport
+        self.publicID = publicID
+        self.lastReceivedMs = now
+    }
+
+    /// Whether a capability was granted on this connection.
+    func has(_ capability: Capability) -> Bool {
+        self.granted.contains(capability)
+    }
+
+    /// A new delivery id, unique among the outstanding ones (HS-45, HS-46).
+    func allocateDeliveryID() -> UInt32 {
+        while true {
+            let id = self.nextDeliveryID
+            self.nextDeliveryID = id == UInt32.max ? 1 : id + 1
+            if self.outstanding[id] == nil { return id }
+        }
+    }
+}
+
+/// A logged-in user on a connection (Spec/05-session.md). Owned by the engine actor.
+final class Session {
+    /// Engine-wide serial number, never reused.
+    let serial: UInt64
+    let user: UserKey
+    let sessionID: String
+    /// The session's connection (the reference cycle is broken when the session ends).
+    let connection: Connection
+    let startedMs: Int64
+    /// The current token's expiry in Unix milliseconds, or `nil` for a session without a token.
+    var tokenExpiresMs: Int64?
+    /// Bumped on each accepted token so stale token timers do nothing.
+    var tokenGeneration: UInt64 = 0
+    /// The session has ended; nothing more is sent for it.
+    var ended = false
+    /// The last `seq` of the user stream (Spec/17-extensibility.md §17.7).
+    var userSeq: UInt64 = 0
+    /// The last `seq` of each channel stream, by channel id.
+    var channelSeq: [String: UInt64] = [:]
+    /// Rate counters by class (LIM-8: they start empty with the session).
+    var rates: [Herald_V1_RateClass: RateCounter] = [:]
+    /// Peer-message state of this session.
+    var peer = PeerSessionState()
+    /// Presence state of this session.
+    var presence = PresenceSessionState()
+    /// User attributes of this session's user.
+    var attributes = UserAttributesSessionState()
+    /// Invitation state of this session.
+    var invitations = InvitationSessionState()
+
+    init(serial: UInt64, user: UserKey, sessionID: String, connection: Connection, startedMs: Int64) {
+        self.serial = serial
+        self.user = user
+        self.sessionID = sessionID
+        self.connection = connection
+        self.startedMs = startedMs
+    }
+}
+
+/// The context of one request being processed.
+struct RequestContext {
+    let connection: Connection
+    /// The session, if the connection has one (handlers of operations other than login can rely on it).
+    let session: Session?
+    let requestID: UInt32
+    let opcode: Herald_V1_Opcode
+    let now: Int64
+
+    /// The response this request is waiting for, to answer later.
+    var pending: PendingResponse {
+        PendingResponse(connectionID: self.connection.id, requestID: self.requestID, requestOpcode: self.opcode)
+    }
+}

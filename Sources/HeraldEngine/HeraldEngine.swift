@@ -1,0 +1,497 @@
+import HeraldMessages
+import HeraldWire
+import Logging
+import NIOCore
+import SwiftProtobuf
+
+/// The Herald reference engine: every semantic of Spec v1, independent of any transport.
+///
+/// The engine is one actor that owns all protocol state. Transports feed it decoded frames
+/// (``receive(_:on:)``), framing failures (``receiveFailure(_:on:)``) and transport closes
+/// (``transportClosed(_:)``); it answers by writing ``OutboundFrame``s to each connection's
+/// ``EngineConnectionSink``. Time comes only from the injected ``EngineClock``: the host calls
+/// ``fireDueTimers()`` periodically (the server does so every few milliseconds; tests call it after advancing a
+/// ``ManualEngineClock``), and every input first runs the timers that are due, so the engine's behaviour is a
+/// deterministic function of its inputs and the clock.
+public actor HeraldEngine {
+    /// The configuration the engine was created with.
+    public nonisolated let configuration: EngineConfiguration
+    let clock: any EngineClock
+    let inbox: any OfflineInbox
+    let verifier: any TokenVerifying
+    let logger: Logger
+    let appsByID: [String: AppCredentials]
+
+    var connections: [ConnectionID: Connection] = [:]
+    var sessionsByUser: [UserKey: Session] = [:]
+    var sessionsBySerial: [UInt64: Session] = [:]
+    var bannedUsers: Set<UserKey> = []
+    var timers = TimerQueue()
+    /// Connections with frames waiting to be written at the end of the current input.
+    var dirty: [Connection] = []
+    /// The time of the input being processed.
+    var now: Int64
+
+    var nextConnectionNumber: UInt64 = 1
+    var nextSessionSerial: UInt64 = 1
+    var nextMessageID: UInt64
+    var isShutDown = false
+
+    /// Peer-message state (offline deliveries in flight, acknowledgement waits).
+    var peer = PeerState()
+    /// Presence subscriptions.
+    var presence = PresenceState()
+    /// Channels: members, attributes, member-count schedule.
+    var channels = ChannelsState()
+    /// Invitations.
+    var invitations = InvitationsState()
+
+    /// Creates an engine.
+    ///
+    /// - Parameters:
+    ///   - configuration: Apps, capabilities, limits, timers and rate limits; validated here.
+    ///   - clock: The time source; ``SystemEngineClock`` in production, ``ManualEngineClock`` in tests.
+    ///   - inbox: The durable store of offline messages.
+    ///   - verifier: Token verification; by default ``JWTTokenVerifier`` over the configuration's apps.
+    ///   - logger: Where the engine logs.
+    public init(
+        configuration: EngineConfiguration,
+        clock: any EngineClock = SystemEngineClock(),
+        inbox: any OfflineInbox,
+        verifier: (any TokenVerifying)? = nil,
+        logger: Logger = Logger(label: "herald.engine")
+    ) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.clock = clock
+        self.inbox = inbox
+        self.verifier = verifier ?? JWTTokenVerifier(apps: configuration.apps)
+        self.logger = logger
+        self.appsByID = Dictionary(uniqueKeysWithValues: configuration.apps.map { ($0.appID, $0) })
+        let start = clock.nowMilliseconds()
+        self.now = start
+        let stored = try inbox.largestMessageID()
+        self.nextMessageID = max(stored + 1, UInt64(max(start, 0)) * 1000)
+        self.timers.schedule(.offlinePurge, at: start + Self.offlinePurgeInterval(configuration.timers))
+    }
+
+    static func offlinePurgeInterval(_ timers: EngineTimers) -> Int64 {
+        min(timers.offlineRetentionMs, 3_600_000)
+    }
+
+    var limits: EngineLimits { self.configuration.limits }
+    var timerSettings: EngineTimers { self.configuration.timers }
+
+    // MARK: - Inputs
+
+    /// Registers a new transport connection whose transport is ready (after any TLS or WebSocket handshake) and
+    /// starts its handshake timer.
+    ///
+    /// - Parameters:
+    ///   - sink: Where the connection's frames go.
+    ///   - transport: A short name of the transport for logs, such as `tcp` or `ws`.
+    /// - Returns: The identifier to pass with the connection's inputs.
+    public func connect(sink: any EngineConnectionSink, transport: String) -> ConnectionID {
+        self.beginInput()
+        let id = ConnectionID(rawValue: self.nextConnectionNumber)
+        self.nextConnectionNumber += 1
+        let publicID = "\(id)-\(Self.randomHex(bytes: 6))"
+        let connection = Connection(id: id, sink: sink, transport: transport, publicID: publicID, now: self.now)
+        self.connections[id] = connection
+        if self.isShutDown {
+            self.disconnect(connection, reason: .serverShutdown, message: "the server is shutting down")
+        } else {
+            self.timers.schedule(.handshakeTimeout(id), at: self.now + self.timerSettings.handshakeTimeoutMs)
+        }
+        self.endInput()
+        return id
+    }
+
+    /// Processes one complete frame received on a connection.
+    public func receive(_ frame: HeraldFrame, on id: ConnectionID) async {
+        self.beginInput()
+        if let connection = self.connections[id], connection.phase != .closed {
+            await self.process(frame, on: connection)
+        }
+        self.endInput()
+    }
+
+    /// Reports a framing failure on a connection (Spec/03-framing.md): the transport's decoder found bytes that
+    /// are not a valid frame. `header` carries the opcode and request id read from the offending header, when the
+    /// failure was detected at or after the opcode check (HS-65).
+    public func receiveFailure(
+        _ error: WireError,
+        header: (opcode: UInt16, requestID: UInt32)? = nil,
+        on id: ConnectionID
+    ) {
+        self.beginInput()
+        if let connection = self.connections[id], connection.phase != .closed {
+            self.framingFailure(error, header: header, on: connection)
+        }
+        self.endInput()
+    }
+
+    /// Reports that a connection's transport closed or failed. Ends its session with the cause "disconnect".
+    public func transportClosed(_ id: ConnectionID) {
+        self.beginInput()
+        if let connection = self.connections.removeValue(forKey: id) {
+            connection.phase = .closed
+            connection.pending.removeAll()
+            self.connectionGone(connection)
+        }
+        self.endInput()
+    }
+
+    /// Runs every timer whose deadline has passed.
+    public func fireDueTimers() {
+        self.beginInput()
+        self.endInput()
+    }
+
+    /// The earliest timer deadline, in the clock's Unix milliseconds.
+    public func nextTimerDeadline() -> Int64? {
+        self.timers.nextDeadline()
+    }
+
+    /// Sends `Disconnect` with `DISCONNECT_REASON_SERVER_SHUTDOWN` on every connection and closes them (HS-57).
+    /// Connections that arrive later are refused the same way.
+    public func shutdown() {
+        self.beginInput()
+        self.isShutDown = true
+        for connection in self.connections.values.sorted(by: { $0.id < $1.id }) {
+            self.disconnect(connection, reason: .serverShutdown, message: "the server is shutting down")
+        }
+        self.endInput()
+    }
+
+    /// Removes a user's session by operator action (SES-25) and refuses the user's logins until ``unban(_:)``
+    /// (SES-26).
+    public func ban(_ user: UserKey) {
+        self.beginInput()
+        self.bannedUsers.insert(user)
+        if let session = self.sessionsByUser[user] {
+            let connection = session.connection
+            self.sendConnectionState(.aborted, .bannedByServer, on: connection)
+            self.endSession(session, cause: .banned)
+            self.disconnect(connection, reason: .banned, message: "removed by the server operator")
+        }
+        self.endInput()
+    }
+
+    /// Lifts a ban placed with ``ban(_:)``.
+    public func unban(_ user: UserKey) {
+        self.bannedUsers.remove(user)
+    }
+
+    /// The number of open connections and of sessions, for metrics and tests.
+    public func counts() -> (connections: Int, sessions: Int) {
+        (self.connections.count, self.sessionsByUser.count)
+    }
+
+    // MARK: - Input bracketing
+
+    /// Reads the clock and runs due timers; every input starts with this.
+    func beginInput() {
+        self.now = max(self.now, self.clock.nowMilliseconds())
+        while let action = self.timers.popDue(now: self.now) {
+            self.fire(action)
+            self.flushDirty()
+        }
+    }
+
+    /// Writes the frames produced by the current input and applies deferred slow-consumer closes.
+    func endInput() {
+        self.flushDirty()
+    }
+
+    func flushDirty() {
+        while !self.dirty.isEmpty {
+            let batch = self.dirty
+            self.dirty.removeAll(keepingCapacity: true)
+            for connection in batch {
+                connection.isDirty = false
+                let frames = connection.pending
+                connection.pending.removeAll(keepingCapacity: true)
+                if !frames.isEmpty {
+                    connection.sink.write(frames)
+                }
+                if connection.slowConsumer && self.connections[connection.id] != nil && connection.phase != .closed {
+                    self.closeSlowConsumer(connection)
+                }
+            }
+        }
+    }
+
+    // MARK: - Output
+
+    /// Queues a frame for a connection (LIM-12 … LIM-14 apply).
+    func enqueue(_ frame: OutboundFrame, to connection: Connection, exempt: Bool = false) {
+        guard connection.phase != .closed || exempt else { return }
+        if connection.slowConsumer && !exempt { return }
+        if !exempt {
+            let queued = connection.sink.queuedFrameCount + connection.pending.count
+            if queued >= self.limits.maxOutboundQueueFrames {
+                connection.slowConsumer = true
+                self.markDirty(connection)
+                return
+            }
+        }
+        if frame.head.readableBytes + frame.body.readableBytes + frame.tail.readableBytes - HeraldFrameHeader.size
+            > connection.clientMaxPayloadLength
+        {
+            self.logger.error(
+                "dropping a frame larger than the client's receive limit",
+                metadata: ["connection": "\(connection.id)", "limit": "\(connection.clientMaxPayloadLength)"]
+            )
+            return
+        }
+        connection.pending.append(frame)
+        self.markDirty(connection)
+    }
+
+    func markDirty(_ connection: Connection) {
+        if !connection.isDirty {
+            connection.isDirty = true
+            self.dirty.append(connection)
+        }
+    }
+
+    /// Sends the response to a request being processed now.
+    func respond(_ context: RequestContext, _ message: some SwiftProtobuf.Message) {
+        self.respond(context.pending, message)
+    }
+
+    /// Sends the response to a request, possibly after other inputs; does nothing if the connection has closed.
+    func respond(_ pending: PendingResponse, _ message: some SwiftProtobuf.Message) {
+        guard let connection = self.connections[pending.connectionID], connection.phase != .closed else { return }
+        guard connection.inFlight.remove(pending.requestID) != nil else {
+            self.logger.error("a request was answered twice", metadata: ["request": "\(pending.requestID)"])
+            return
+        }
+        let responseOpcode = Herald_V1_Opcode(rawValue: pending.requestOpcode.rawValue + 1)!
+        self.enqueue(
+            Outbound.frame(opcode: responseOpcode, requestID: pending.requestID, message: message),
+            to: connection
+        )
+    }
+
+    /// Sends a connection-level event (no stream).
+    func sendEvent(_ opcode: Herald_V1_Opcode, _ message: some SwiftProtobuf.Message, to connection: Connection) {
+        self.enqueue(Outbound.frame(opcode: opcode, message: message), to: connection)
+    }
+
+    /// Sends `ProtocolError` (HS-62).
+    func sendProtocolError(
+        _ code: String,
+        _ message: String,
+        opcode: UInt16 = 0,
+        requestID: UInt32 = 0,
+        to connection: Connection
+    ) {
+        let error = Herald_V1_ProtocolError.with {
+            $0.code = code
+            $0.message = message
+            $0.opcode = UInt32(opcode)
+            $0.requestID = requestID
+        }
+        self.enqueue(
+            Outbound.frame(opcode: .protocolError, message: error),
+            to: connection,
+            exempt: code == "slow-consumer"
+        )
+    }
+
+    func sendConnectionState(
+        _ state: Herald_V1_ConnectionState,
+        _ reason: Herald_V1_ConnectionChangeReason,
+        on connection: Connection
+    ) {
+        self.sendEvent(
+            .connectionStateChanged,
+            Herald_V1_ConnectionStateChanged.with {
+                $0.state = state
+                $0.reason = reason
+            },
+            to: connection
+        )
+    }
+
+    /// Sends an event of the session's user stream with the next `seq` (EXT-25, EXT-26). Events of a capability
+    /// the connection was not granted are not sent and take no number (HS-21, §17.7).
+    ///
+    /// - Returns: The delivery id when `ackRequired` is set and the event was sent, else `nil`.
+    @discardableResult
+    func sendUserEvent(
+        _ opcode: Herald_V1_Opcode,
+        _ message: some SwiftProtobuf.Message,
+        seqFieldNumber: Int,
+        to session: Session,
+        ackRequired: DeliveryPurpose? = nil
+    ) -> UInt32? {
+        let connection = session.connection
+        guard !session.ended, connection.phase == .handshaken, !connection.slowConsumer else { return nil }
+        if let capability = Capability.of(opcode), !connection.has(capability) { return nil }
+        session.userSeq += 1
+        let shared = Outbound.SharedEvent(opcode: opcode, message: message, seqFieldNumber: seqFieldNumber)
+        if let purpose = ackRequired {
+            if connection.outstanding.count >= self.limits.maxOutboundQueueFrames {
+                // LIM-17: a client that does not acknowledge is a slow consumer.
+                session.userSeq -= 1
+                connection.slowConsumer = true
+                self.markDirty(connection)
+                return nil
+            }
+            let deliveryID = connection.allocateDeliveryID()
+            connection.outstanding[deliveryID] = OutstandingDelivery(purpose: purpose, sessionSerial: session.serial)
+            self.enqueue(shared.frame(seq: session.userSeq, requestID: deliveryID, flags: .ackRequired), to: connection)
+            return deliveryID
+        }
+        self.enqueue(shared.frame(seq: session.userSeq), to: connection)
+        return nil
+    }
+
+    /// Sends one serialised channel event to each receiver with the receiver's next channel-stream `seq`.
+    /// Receivers not granted the event's capability, or not (or no longer) in the channel's stream, are skipped.
+    func broadcastChannelEvent(_ event: Outbound.SharedEvent, channelID: String, to receivers: [Session]) {
+        let capability = Capability.of(event.opcode)
+        for session in receivers {
+            let connection = session.connection
+            guard !session.ended, connection.phase == .handshaken, !connection.slowConsumer else { continue }
+            if let capability, !connection.has(capability) { continue }
+            guard let last = session.channelSeq[channelID] else { continue }
+            let seq = last + 1
+            session.channelSeq[channelID] = seq
+            self.enqueue(event.frame(seq: seq), to: connection)
+        }
+    }
+
+    /// Queues `Disconnect`, marks the connection closed, ends its session with the cause "disconnect" (unless it
+    /// already ended) and closes the transport once the queued frames are written (HS-55).
+    func disconnect(_ connection: Connection, reason: Herald_V1_DisconnectReason, message: String) {
+        guard connection.phase != .closed else { return }
+        let disconnect = Herald_V1_Disconnect.with {
+            $0.reason = reason
+            $0.message = message
+        }
+        self.enqueue(Outbound.frame(opcode: .disconnect, message: disconnect), to: connection, exempt: true)
+        connection.phase = .closed
+        self.connections[connection.id] = nil
+        self.flushOne(connection)
+        connection.sink.close()
+        self.connectionGone(connection)
+    }
+
+    func flushOne(_ connection: Connection) {
+        let frames = connection.pending
+        connection.pending.removeAll()
+        if !frames.isEmpty { connection.sink.write(frames) }
+        if connection.isDirty {
+            connection.isDirty = false
+            self.dirty.removeAll { $0 === connection }
+        }
+    }
+
+    /// Cleans up after a connection that will process nothing more.
+    func connectionGone(_ connection: Connection) {
+        connection.phase = .closed
+        if let session = connection.session {
+            self.endSession(session, cause: .disconnect)
+        }
+        connection.outstanding.removeAll()
+        connection.inFlight.removeAll()
+    }
+
+    func closeSlowConsumer(_ connection: Connection) {
+        self.logger.notice("closing a slow consumer", metadata: ["connection": "\(connection.id)"])
+        self.sendProtocolError("slow-consumer", "the outbound queue is full", to: connection)
+        // The transport's sink closes within 5000 ms even if the queue cannot drain (LIM-16).
+        self.disconnect(connection, reason: .slowConsumer, message: "the outbound queue is full")
+    }
+
+    // MARK: - Timers
+
+    func fire(_ action: TimerAction) {
+        switch action {
+        case .handshakeTimeout(let id):
+            if let connection = self.connections[id], connection.phase == .awaitingHello {
+                self.disconnect(connection, reason: .handshakeTimeout, message: "no Hello within the handshake timeout")
+            }
+        case .idleCheck(let id):
+            guard let connection = self.connections[id], connection.phase == .handshaken else { return }
+            let deadline = connection.lastReceivedMs + self.timerSettings.idleTimeoutMs
+            if self.now >= deadline {
+                self.disconnect(connection, reason: .idleTimeout, message: "nothing received within the idle timeout")
+            } else {
+                self.timers.schedule(.idleCheck(id), at: deadline)
+            }
+        case .loginTimeout(let id, let generation):
+            guard let connection = self.connections[id], connection.phase == .handshaken,
+                connection.session == nil, !connection.loginInProgress,
+                connection.loginTimerGeneration == generation
+            else { return }
+            let reason: Herald_V1_DisconnectReason = connection.lastSessionEndedByLogout ? .logout : .idleTimeout
+            self.disconnect(connection, reason: reason, message: "no session within the login timeout")
+        case .tokenWillExpire(let serial, let generation):
+            guard let session = self.sessionsBySerial[serial], session.tokenGeneration == generation,
+                let expires = session.tokenExpiresMs
+            else { return }
+            self.sendEvent(
+                .tokenPrivilegeWillExpire,
+                Herald_V1_TokenPrivilegeWillExpire.with { $0.tokenExpiresMs = expires },
+                to: session.connection
+            )
+        case .tokenExpiry(let serial, let generation):
+            guard let session = self.sessionsBySerial[serial], session.tokenGeneration == generation else { return }
+            self.expireToken(of: session)
+        case .offlinePurge:
+            do {
+                try self.inbox.purge(receivedBeforeMs: self.now - self.timerSettings.offlineRetentionMs)
+            } catch {
+                self.logger.error("purging expired offline messages failed", metadata: ["error": "\(error)"])
+            }
+            self.timers.schedule(.offlinePurge, at: self.now + Self.offlinePurgeInterval(self.timerSettings))
+        case .peer(let timer):
+            self.peerTimerFired(timer)
+        case .presence(let timer):
+            self.presenceTimerFired(timer)
+        case .channel(let timer):
+            self.channelTimerFired(timer)
+        case .invitation(let timer):
+            self.invitationTimerFired(timer)
+        }
+    }
+
+    func startLoginTimer(_ connection: Connection) {
+        connection.loginTimerGeneration += 1
+        self.timers.schedule(
+            .loginTimeout(connection.id, generation: connection.loginTimerGeneration),
+            at: self.now + self.timerSettings.loginTimeoutMs
+        )
+    }
+
+    // MARK: - Helpers
+
+    /// A new message id, unique across restarts (the store remembers the largest one it holds).
+    func allocateMessageID() -> UInt64 {
+        let id = self.nextMessageID
+        self.nextMessageID += 1
+        return id
+    }
+
+    /// The session of a user, if logged in and not past its token's expiry (TOK-22).
+    func liveSession(of user: UserKey) -> Session? {
+        guard let session = self.sessionsByUser[user], !session.ended else { return nil }
+        if let expires = session.tokenExpiresMs, self.now >= expires { return nil }
+        return session
+    }
+
+    static func randomHex(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        var text = ""
+        for _ in 0..<bytes {
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            text += byte < 0x10 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
+        }
+        return text
+    }
+}

@@ -1,0 +1,628 @@
+import HeraldEngine
+import HeraldWire
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import NIOWebSocket
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The Herald server: the ``HeraldEngine`` behind TCP, TLS and WebSocket listeners (Spec/02-transports.md).
+///
+/// A server is a swift-service-lifecycle `Service`: put it in a `ServiceGroup`, which runs ``run()`` and triggers a
+/// graceful shutdown on a signal. Graceful shutdown closes the listeners, sends `Disconnect` with
+/// `DISCONNECT_REASON_SERVER_SHUTDOWN` on every connection (HS-57) and returns once every connection has closed.
+///
+/// To run a server in-process (tests, the conformance runner), call ``start()`` to bind the listeners and learn
+/// their ports (port 0 works), run ``run()`` in a task, and end it with ``shutdown()``; or let
+/// ``withRunningServer(configuration:logger:eventLoopGroup:clock:_:)`` do all three.
+///
+/// Each connection's frames reach the engine strictly in order, one `await` at a time, and reading from the
+/// socket pauses while ``HeraldServerConfiguration/inboundFrameBuffer`` frames wait for the engine. A timer driver
+/// calls ``HeraldEngine/fireDueTimers()`` at the engine's next deadline, at least every
+/// ``HeraldServerConfiguration/timerTickMs`` milliseconds.
+public final class HeraldServer: Service, Sendable {
+    /// The configuration the server was created with.
+    public let configuration: HeraldServerConfiguration
+    /// The engine behind the listeners.
+    public let engine: HeraldEngine
+
+    private let clock: any EngineClock
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let state = Mutex(State())
+
+    private struct State {
+        enum Phase {
+            case idle
+            case starting
+            case started
+            case running
+            case finished
+        }
+
+        var phase = Phase.idle
+        var listeners: [Listener] = []
+        var shutdownRequested = false
+        var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+        var finishWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// Creates a server and its engine; nothing is opened until ``start()`` or ``run()``.
+    ///
+    /// With a ``HeraldServerConfiguration/dataDirectory``, the directory is created if needed and offline
+    /// messages are kept in ``HeraldServerConfiguration/offlineInboxFileName`` inside it.
+    ///
+    /// - Parameters:
+    ///   - configuration: Listeners, TLS, engine configuration and data directory; validated here.
+    ///   - logger: Where the server and the engine log.
+    ///   - eventLoopGroup: The NIO event loops for the listeners and connections.
+    ///   - clock: The engine's clock.
+    /// - Throws: ``HeraldServerConfigurationError`` for an invalid configuration; errors of the offline store.
+    public init(
+        configuration: HeraldServerConfiguration,
+        logger: Logger = Logger(label: "herald.server"),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        clock: any EngineClock = SystemEngineClock()
+    ) throws {
+        try configuration.validate()
+        let inbox: any OfflineInbox
+        if let directory = configuration.dataDirectory {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            inbox = try SQLiteOfflineInbox(path: directory + "/" + HeraldServerConfiguration.offlineInboxFileName)
+        } else {
+            inbox = MemoryOfflineInbox()
+        }
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.group = eventLoopGroup
+        self.engine = try HeraldEngine(configuration: configuration.engine, clock: clock, inbox: inbox, logger: logger)
+    }
+
+    // MARK: - Lifecycle
+
+    /// Opens the configured listeners and returns them with the ports actually bound.
+    ///
+    /// Calling it again returns the same listeners. ``run()`` calls it if it has not been called.
+    ///
+    /// - Throws: Errors of binding (an address in use) or of loading the TLS files; nothing stays open then.
+    @discardableResult
+    public func start() async throws -> [BoundListener] {
+        enum Decision {
+            case bind
+            case done([BoundListener])
+        }
+        let decision: Decision = try self.state.withLock { state in
+            switch state.phase {
+            case .idle:
+                state.phase = .starting
+                return .bind
+            case .started, .running:
+                return .done(state.listeners.map(\.bound))
+            case .starting:
+                throw HeraldServerConfigurationError("the server is already starting")
+            case .finished:
+                throw HeraldServerConfigurationError("the server has shut down")
+            }
+        }
+        if case .done(let bound) = decision { return bound }
+        var listeners: [Listener] = []
+        do {
+            let configuration = self.configuration
+            let tlsContext = try configuration.tls?.makeServerContext(applicationProtocols: [heraldALPN])
+            if let address = configuration.tcp {
+                listeners.append(
+                    try await self.bindStream(address, tls: tlsContext, transport: tlsContext == nil ? .tcp : .tls)
+                )
+            }
+            if let address = configuration.webSocket {
+                listeners.append(try await self.bindWebSocket(address, tls: nil, transport: .ws))
+            }
+            if let address = configuration.secureWebSocket, let tls = configuration.tls {
+                let context = try tls.makeServerContext(applicationProtocols: ["http/1.1"])
+                listeners.append(try await self.bindWebSocket(address, tls: context, transport: .wss))
+            }
+        } catch {
+            for listener in listeners {
+                try? await listener.serverChannel.close()
+            }
+            self.state.withLock { $0.phase = .idle }
+            throw error
+        }
+        let bound = listeners.map(\.bound)
+        self.state.withLock { state in
+            state.listeners = listeners
+            state.phase = .started
+        }
+        for listener in bound {
+            self.logger.info("listening", metadata: ["transport": "\(listener.transport)", "url": "\(listener.url)"])
+        }
+        return bound
+    }
+
+    /// Serves until a graceful shutdown (from the `ServiceGroup` or ``shutdown()``), then closes the listeners,
+    /// disconnects every connection with `DISCONNECT_REASON_SERVER_SHUTDOWN` and returns once all have closed.
+    ///
+    /// Cancelling the task closes everything at once instead.
+    public func run() async throws {
+        try await self.start()
+        let listeners: [Listener] = try self.state.withLock { state in
+            guard state.phase == .started else {
+                throw HeraldServerConfigurationError("the server is already running or has shut down")
+            }
+            state.phase = .running
+            return state.listeners
+        }
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { outer in
+                outer.addTask { await self.driveTimers() }
+                await withDiscardingTaskGroup { group in
+                    for listener in listeners {
+                        group.addTask { await self.accept(on: listener) }
+                    }
+                    group.addTask {
+                        await self.waitForShutdownRequest()
+                        await self.closeListenersAndDisconnect(listeners)
+                    }
+                }
+                outer.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.requestShutdown()
+        }
+        self.logger.info("stopped")
+        let waiters = self.state.withLock { state in
+            state.phase = .finished
+            defer { state.finishWaiters.removeAll() }
+            return state.finishWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Starts a graceful shutdown without waiting for it; does nothing if one has started already.
+    public func requestShutdown() {
+        let waiters = self.state.withLock { state in
+            state.shutdownRequested = true
+            defer { state.shutdownWaiters.removeAll() }
+            return state.shutdownWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Shuts the server down gracefully and returns once ``run()`` has returned.
+    ///
+    /// A server that was started but never run closes its listeners and disconnects its connections here.
+    public func shutdown() async {
+        enum Next {
+            case wait
+            case closeStarted([Listener])
+            case nothing
+            case finished
+        }
+        self.requestShutdown()
+        let next: Next = self.state.withLock { state in
+            switch state.phase {
+            case .running: return .wait
+            case .started:
+                state.phase = .finished
+                return .closeStarted(state.listeners)
+            case .idle, .starting:
+                state.phase = .finished
+                return .nothing
+            case .finished:
+                return .finished
+            }
+        }
+        switch next {
+        case .wait:
+            await withCheckedContinuation { continuation in
+                let finished = self.state.withLock { state in
+                    if state.phase == .finished { return true }
+                    state.finishWaiters.append(continuation)
+                    return false
+                }
+                if finished { continuation.resume() }
+            }
+        case .closeStarted(let listeners):
+            await self.closeListenersAndDisconnect(listeners)
+        case .nothing:
+            await self.engine.shutdown()
+        case .finished:
+            break
+        }
+    }
+
+    /// Runs a server for the duration of `body`: creates it, starts it, runs it, and shuts it down gracefully when
+    /// `body` returns or throws.
+    ///
+    /// - Parameters:
+    ///   - configuration: The server's configuration; listen on port 0 to let the system choose free ports.
+    ///   - logger: Where the server logs.
+    ///   - eventLoopGroup: The NIO event loops.
+    ///   - clock: The engine's clock.
+    ///   - body: Gets the server and its bound listeners.
+    /// - Returns: What `body` returns.
+    public static func withRunningServer<Result: Sendable>(
+        configuration: HeraldServerConfiguration,
+        logger: Logger = Logger(label: "herald.server"),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        clock: any EngineClock = SystemEngineClock(),
+        _ body: (HeraldServer, [BoundListener]) async throws -> Result
+    ) async throws -> Result {
+        let server = try HeraldServer(
+            configuration: configuration,
+            logger: logger,
+            eventLoopGroup: eventLoopGroup,
+            clock: clock
+        )
+        let listeners = try await server.start()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            let result: Swift.Result<Result, any Error>
+            do {
+                result = .success(try await body(server, listeners))
+            } catch {
+                result = .failure(error)
+            }
+            await server.shutdown()
+            try await group.waitForAll()
+            return try result.get()
+        }
+    }
+
+    // MARK: - Shutdown
+
+    private func waitForShutdownRequest() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let requested = self.state.withLock { state in
+                    if state.shutdownRequested { return true }
+                    state.shutdownWaiters.append(continuation)
+                    return false
+                }
+                if requested { continuation.resume() }
+            }
+        } onCancel: {
+            self.requestShutdown()
+        }
+    }
+
+    private func closeListenersAndDisconnect(_ listeners: [Listener]) async {
+        self.logger.info("shutting down: closing listeners and disconnecting clients")
+        for listener in listeners {
+            try? await listener.serverChannel.close()
+        }
+        await self.engine.shutdown()
+    }
+
+    // MARK: - Timers
+
+    /// Calls `fireDueTimers()` at each deadline, sleeping at most `timerTickMs` so that timers scheduled while
+    /// it sleeps are not missed.
+    private func driveTimers() async {
+        let tick = self.configuration.timerTickMs
+        while !Task.isCancelled {
+            var wait = tick
+            if let deadline = await self.engine.nextTimerDeadline() {
+                wait = min(max(deadline - self.clock.nowMilliseconds(), 1), tick)
+            }
+            do {
+                try await Task.sleep(for: .milliseconds(wait))
+            } catch {
+                return
+            }
+            await self.engine.fireDueTimers()
+        }
+    }
+
+    // MARK: - Listeners
+
+    private func handshakeTimeout() -> TimeAmount {
+        .milliseconds(
+            self.configuration.transportHandshakeTimeoutMs ?? self.configuration.engine.timers.handshakeTimeoutMs
+        )
+    }
+
+    private func inboundConfiguration() -> NIOAsyncChannel<InboundEvent, Never>.Configuration {
+        let high = self.configuration.inboundFrameBuffer
+        return .init(backPressureStrategy: .init(lowWatermark: max(1, high / 2), highWatermark: high))
+    }
+
+    private func serverBootstrap() -> ServerBootstrap {
+        ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)  // TRN-6
+    }
+
+    private func bindStream(
+        _ address: ListenAddress,
+        tls: NIOSSLContext?,
+        transport: HeraldTransport
+    ) async throws -> Listener {
+        let maximumPayloadLength = self.configuration.engine.limits.maxPayloadLength
+        let maximumQueuedFrames = self.configuration.engine.limits.maxOutboundQueueFrames
+        let inboundConfiguration = self.inboundConfiguration()
+        let timeout = self.handshakeTimeout()
+        let server = try await self.serverBootstrap().bind(host: address.host, port: address.port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let pipeline = channel.pipeline.syncOperations
+                if let tls {
+                    try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+                }
+                try pipeline.addHandler(
+                    ByteToMessageHandler(HeraldStreamDecoder(maximumPayloadLength: maximumPayloadLength))
+                )
+                if tls != nil {
+                    try pipeline.addHandler(TLSReadyHandler(timeout: timeout))
+                }
+                let asyncChannel = try NIOAsyncChannel<InboundEvent, Never>(
+                    wrappingChannelSynchronously: channel,
+                    configuration: inboundConfiguration
+                )
+                return AcceptedConnection(
+                    channel: asyncChannel,
+                    sink: ChannelSink(
+                        channel: channel,
+                        framing: .stream,
+                        maximumQueuedFrames: maximumQueuedFrames
+                    ),
+                    transport: transport,
+                    waitsForTLS: tls != nil,
+                    peer: channel.remoteAddress.map { "\($0)" } ?? "unknown"
+                )
+            }
+        }
+        let port = server.channel.localAddress?.port ?? address.port
+        return Listener(
+            bound: BoundListener(transport: transport, host: address.host, port: port),
+            serverChannel: server.channel,
+            kind: .stream(server)
+        )
+    }
+
+    private func bindWebSocket(
+        _ address: ListenAddress,
+        tls: NIOSSLContext?,
+        transport: HeraldTransport
+    ) async throws -> Listener {
+        let path = self.configuration.webSocketPath
+        let maximumPayloadLength = self.configuration.engine.limits.maxPayloadLength
+        let maximumQueuedFrames = self.configuration.engine.limits.maxOutboundQueueFrames
+        let inboundConfiguration = self.inboundConfiguration()
+        let timeout = self.handshakeTimeout()
+        let server = try await self.serverBootstrap().bind(host: address.host, port: address.port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                if let tls {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                }
+                let record = NIOLoopBound(RequestRecord(), eventLoop: channel.eventLoop)
+                let upgrader = NIOTypedWebSocketServerUpgrader<WebSocketUpgradeResult>(
+                    maxFrameSize: HeraldFrameHeader.size + maximumPayloadLength,
+                    enableAutomaticErrorHandling: false,
+                    shouldUpgrade: { channel, head in
+                        guard requestPath(head.uri) == path, offersHeraldSubprotocol(head.headers) else {
+                            return channel.eventLoop.makeSucceededFuture(nil)
+                        }
+                        // TRN-18: select herald.v1.
+                        return channel.eventLoop.makeSucceededFuture(
+                            HTTPHeaders([("Sec-WebSocket-Protocol", heraldWebSocketSubprotocol)])
+                        )
+                    },
+                    upgradePipelineHandler: { channel, _ in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                HeraldWebSocketHandler(maximumPayloadLength: maximumPayloadLength)
+                            )
+                            let asyncChannel = try NIOAsyncChannel<InboundEvent, Never>(
+                                wrappingChannelSynchronously: channel,
+                                configuration: inboundConfiguration
+                            )
+                            return .upgraded(
+                                AcceptedConnection(
+                                    channel: asyncChannel,
+                                    sink: ChannelSink(
+                                        channel: channel,
+                                        framing: .webSocket,
+                                        maximumQueuedFrames: maximumQueuedFrames
+                                    ),
+                                    transport: transport,
+                                    waitsForTLS: false,
+                                    peer: channel.remoteAddress.map { "\($0)" } ?? "unknown"
+                                )
+                            )
+                        }
+                    }
+                )
+                let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration<WebSocketUpgradeResult>(
+                    upgraders: [upgrader],
+                    notUpgradingCompletionHandler: { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                WebSocketRefusalHandler(path: path, head: record.value.head)
+                            )
+                            return .refused
+                        }
+                    }
+                )
+                let pipeline = channel.pipeline.syncOperations
+                let upgrade = try pipeline.configureUpgradableHTTPServerPipeline(
+                    configuration: .init(upgradeConfiguration: upgradeConfiguration)
+                )
+                let upgradeHandler = try pipeline.handler(
+                    type: NIOTypedHTTPServerUpgradeHandler<WebSocketUpgradeResult>.self
+                )
+                try pipeline.addHandler(RequestHeadRecorder(record: record.value), position: .before(upgradeHandler))
+                // The TLS handshake and the HTTP upgrade must end within the handshake timeout; a refused request
+                // is closed by then at the latest.
+                let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+                    channel.close(promise: nil)
+                }
+                upgrade.whenSuccess { result in
+                    if case .upgraded = result { deadline.cancel() }
+                }
+                channel.closeFuture.whenComplete { _ in deadline.cancel() }
+                return WebSocketAccept(channel: channel, upgrade: upgrade)
+            }
+        }
+        let port = server.channel.localAddress?.port ?? address.port
+        return Listener(
+            bound: BoundListener(transport: transport, host: address.host, port: port, path: path),
+            serverChannel: server.channel,
+            kind: .webSocket(server)
+        )
+    }
+
+    // MARK: - Connections
+
+    private func accept(on listener: Listener) async {
+        do {
+            switch listener.kind {
+            case .stream(let server):
+                try await server.executeThenClose { inbound in
+                    await withDiscardingTaskGroup { group in
+                        do {
+                            for try await connection in inbound {
+                                group.addTask { await self.serve(connection) }
+                            }
+                        } catch {
+                            self.logger.error("accepting connections failed", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+            case .webSocket(let server):
+                try await server.executeThenClose { inbound in
+                    await withDiscardingTaskGroup { group in
+                        do {
+                            for try await accepted in inbound {
+                                group.addTask { await self.serveWebSocket(accepted) }
+                            }
+                        } catch {
+                            self.logger.error("accepting connections failed", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+            }
+        } catch {
+            self.logger.error("closing a listener failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func serveWebSocket(_ accepted: WebSocketAccept) async {
+        do {
+            switch try await accepted.upgrade.get() {
+            case .upgraded(let connection):
+                await self.serve(connection)
+            case .refused:
+                self.logger.debug(
+                    "refused an HTTP request that is not a Herald WebSocket",
+                    metadata: ["peer": "\(accepted.channel.remoteAddress.map { "\($0)" } ?? "unknown")"]
+                )
+            }
+        } catch {
+            self.logger.debug("WebSocket opening handshake failed", metadata: ["error": "\(error)"])
+            accepted.channel.close(promise: nil)
+        }
+    }
+
+    /// Feeds one connection's inbound events to the engine, one at a time, until the transport closes; then
+    /// reports the close to the engine exactly once.
+    private func serve(_ connection: AcceptedConnection) async {
+        let sink = connection.sink
+        let engine = self.engine
+        var logger = self.logger
+        logger[metadataKey: "transport"] = "\(connection.transport)"
+        logger[metadataKey: "peer"] = "\(connection.peer)"
+        do {
+            try await connection.channel.executeThenClose { inbound in
+                var id: ConnectionID?
+                var closeReported = false
+                func open() async -> ConnectionID {
+                    let id = await engine.connect(sink: sink, transport: connection.transport.rawValue)
+                    logger[metadataKey: "connection"] = "\(id)"
+                    logger.info("connection accepted")
+                    return id
+                }
+                if !connection.waitsForTLS {
+                    id = await open()
+                }
+                do {
+                    for try await event in inbound {
+                        switch event {
+                        case .transportReady:
+                            if id == nil { id = await open() }
+                        case .frame(let frame):
+                            if sink.shouldPauseInput {
+                                await sink.waitForOutputToDrain()
+                            }
+                            guard let id, !sink.isClosing else { continue }
+                            await engine.receive(frame, on: id)
+                        case .failure(let error, let header):
+                            guard let id, !sink.isClosing else { continue }
+                            logger.debug("framing failure", metadata: ["error": "\(error.code)"])
+                            await engine.receiveFailure(error, header: header, on: id)
+                        case .violation(let code, let message):
+                            guard let id, !sink.isClosing else { continue }
+                            logger.debug("WebSocket violation", metadata: ["code": "\(code)", "reason": "\(message)"])
+                            sink.terminate(closeCode: code, message: message)
+                            await engine.transportClosed(id)
+                            closeReported = true
+                        }
+                    }
+                } catch {
+                    logger.debug("transport failed", metadata: ["error": "\(error)"])
+                }
+                if let id, !closeReported {
+                    await engine.transportClosed(id)
+                }
+                logger.info("connection closed")
+            }
+        } catch {
+            logger.debug("closing a connection failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// A connection whose pipeline is ready for Herald frames.
+struct AcceptedConnection: Sendable {
+    let channel: NIOAsyncChannel<InboundEvent, Never>
+    let sink: ChannelSink
+    let transport: HeraldTransport
+    /// Whether the engine must wait for ``InboundEvent/transportReady`` (TLS).
+    let waitsForTLS: Bool
+    let peer: String
+}
+
+/// The outcome of a WebSocket listener's HTTP opening handshake.
+enum WebSocketUpgradeResult: Sendable {
+    case upgraded(AcceptedConnection)
+    /// The request was answered with an HTTP error and the connection closed.
+    case refused
+}
+
+/// A connection accepted by a WebSocket listener, before its opening handshake has finished.
+struct WebSocketAccept: Sendable {
+    let channel: any Channel
+    let upgrade: EventLoopFuture<WebSocketUpgradeResult>
+}
+
+/// An open listener.
+struct Listener: Sendable {
+    enum Kind: Sendable {
+        case stream(NIOAsyncChannel<AcceptedConnection, Never>)
+        case webSocket(NIOAsyncChannel<WebSocketAccept, Never>)
+    }
+
+    let bound: BoundListener
+    let serverChannel: any Channel
+    let kind: Kind
+}

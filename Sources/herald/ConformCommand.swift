@@ -1,0 +1,199 @@
+import ArgumentParser
+import HeraldConformance
+
+extension Herald {
+    /// `herald conform …`: the conformance suite (`run`, the default, and `coverage`).
+    struct Conform: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "conform",
+            abstract: "Run the conformance suite against a Herald server, or report requirement coverage.",
+            subcommands: [Run.self, Coverage.self],
+            defaultSubcommand: Run.self
+        )
+
+        /// Rewrites `conform … --list … --json` so that `--json` is the list's format flag, not `--json FILE`.
+        ///
+        /// `--json FILE` writes the JSON report of a run; with `--list` nothing runs, so there every `--json` means
+        /// "print the list as JSON" and takes no value.
+        static func normalize(_ arguments: [String]) -> [String] {
+            guard arguments.first == "conform", arguments.contains("--list") else { return arguments }
+            let end = arguments.firstIndex(of: "--") ?? arguments.endIndex
+            return arguments.enumerated().map { index, argument in
+                index < end && argument == "--json" ? "--list-json" : argument
+            }
+        }
+    }
+}
+
+extension Herald.Conform {
+    /// `herald conform [run] [TARGET] …`.
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Run the conformance cases against TARGET, or against the embedded reference engine.",
+            discussion: """
+                TARGET is tcp://HOST[:PORT], tls://…, ws://HOST[:PORT][/PATH] or wss://…. Without TARGET the \
+                reference engine starts in-process on 127.0.0.1 (port 0, short timers, its own app id and secret) \
+                and the cases run against it.
+
+                Tokens for an external TARGET: --app-secret or --app-secret-file mint them (HS256, Spec/15-tokens.md); \
+                --token-command runs a shell command per token with HERALD_APP_ID, HERALD_USER and \
+                HERALD_TOKEN_KIND (valid, expired, wrong-app, ttl:SECONDS) set, which prints the token, or exits 2 \
+                when it cannot make that kind (the case is then not applicable). Without any of them the empty \
+                token is used (app-ID-only servers) and cases needing other tokens are not applicable.
+
+                Expected failures (--expected-failures FILE): one case id or glob per line, then ' # ' or ' -- ' and \
+                the mandatory reason; '#' starts a comment line. A listed case that fails (or times out) is \
+                expected-fail; one that passes is unexpected-pass and fails the run; an entry that matches no \
+                selected case is stale and fails the run.
+
+                Exit status: 0 every selected case passed or failed as expected; 1 a case failed, passed \
+                unexpectedly, timed out or could not run, or an expected-failure entry is stale; 2 usage error, \
+                unusable files, or no case selected; 3 the target is unreachable or did not answer Hello with \
+                Welcome.
+                """
+        )
+
+        @Argument(help: "The server: tcp://, tls://, ws:// or wss:// URL. Omit to test the embedded reference engine.")
+        var target: String?
+
+        @Option(help: "The embedded engine's transport: tcp or ws (default tcp). Only without TARGET.")
+        var transport: String?
+
+        @Option(help: "The app id of TARGET (default \(ConformDriver.defaultAppID)).")
+        var appID: String?
+
+        @Option(help: "The app secret of TARGET, to mint tokens (at least 32 bytes).")
+        var appSecret: String?
+
+        @Option(help: "A file holding the app secret of TARGET.")
+        var appSecretFile: String?
+
+        @Option(help: "A shell command that prints a token (see the discussion).")
+        var tokenCommand: String?
+
+        @Flag(help: "List the selected cases (id, level, requirements, capabilities, title) instead of running them.")
+        var list = false
+
+        @Flag(name: .customLong("list-json"), help: .hidden)
+        var listJSON = false
+
+        @Option(name: .customLong("filter"), help: "Run only cases whose id matches this glob (repeatable).")
+        var filters: [String] = []
+
+        @Option(name: .customLong("skip"), help: "Do not run cases whose id matches this glob (repeatable).")
+        var skips: [String] = []
+
+        @Option(name: .customShort("j"), help: "How many cases run at once (default: 4 per core, at least 4).")
+        var parallelism: Int?
+
+        @Option(help: "Multiply every wait and time budget (slow CI machines).")
+        var timeoutScale = 1.0
+
+        @Option(help: "The expected-failures file.")
+        var expectedFailures: String?
+
+        @Option(name: .customLong("json"), help: "Write the JSON report (with --list: print the list as JSON).")
+        var jsonReport: String?
+
+        @Option(name: .customLong("junit"), help: "Write the JUnit XML report.")
+        var junitReport: String?
+
+        @Option(name: .customLong("html"), help: "Write the HTML report.")
+        var htmlReport: String?
+
+        @Option(help: "The scenario directory (default: Vectors/scenarios here or in a parent directory).")
+        var scenarios: String?
+
+        @Option(help: "The Spec directory, for requirement texts and coverage (default: Spec next to Vectors).")
+        var spec: String?
+
+        @Flag(help: "Do not verify the TLS certificate of TARGET.")
+        var insecure = false
+
+        @Flag(help: "Print and keep the transcripts of passing cases too.")
+        var verbose = false
+
+        /// The parsed command line as driver options.
+        var options: ConformOptions {
+            var options = ConformOptions()
+            options.target = self.target
+            options.transport = self.transport
+            options.appID = self.appID
+            options.appSecret = self.appSecret
+            options.appSecretFile = self.appSecretFile
+            options.tokenCommand = self.tokenCommand
+            options.list = self.list
+            options.json = self.listJSON
+            options.filters = self.filters
+            options.skips = self.skips
+            options.parallelism = self.parallelism
+            options.timeoutScale = self.timeoutScale
+            options.expectedFailuresFile = self.expectedFailures
+            options.jsonReport = self.jsonReport
+            options.junitReport = self.junitReport
+            options.htmlReport = self.htmlReport
+            options.scenarios = self.scenarios
+            options.spec = self.spec
+            options.insecure = self.insecure
+            options.verbose = self.verbose
+            options.programName = Self.programName(CommandLine.arguments.first ?? "herald")
+            return options
+        }
+
+        /// How rerun commands invoke this program: `swift run herald` for a build-tree binary, else as invoked.
+        static func programName(_ argument0: String) -> String {
+            if argument0.contains("/.build/") || argument0.hasPrefix(".build/") { return "swift run herald" }
+            return argument0.contains("/") ? argument0 : "herald"
+        }
+
+        func run() async throws {
+            let status = await ConformDriver(options: self.options).run()
+            if status != .passed {
+                throw ExitCode(status.rawValue)
+            }
+        }
+    }
+
+    /// `herald conform coverage [--json]`.
+    struct Coverage: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "coverage",
+            abstract: "Report which Spec requirements the scenario corpus covers.",
+            discussion: """
+                Compares the requirement index of the Spec with the requirement ids of the corpus's cases and with \
+                waivers.json in the scenario directory ({"schemaVersion": 1, "waivers": [{"requirement": "HS-1", \
+                "reason": "…"}]}; a reason is mandatory). Prints, per chapter and level, how many requirements are \
+                covered by at least one case, waived, and uncovered, then the uncovered MUSTs and any problem (a \
+                waiver of a covered or unknown requirement, a case citing an unknown id).
+
+                Exit status: 0 every MUST is covered or waived and there is no problem; 1 otherwise; 2 unusable \
+                files.
+                """
+        )
+
+        @Flag(help: "Print the report as JSON.")
+        var json = false
+
+        @Flag(help: "List uncovered SHOULD and MAY requirements too.")
+        var all = false
+
+        @Option(help: "The scenario directory (default: Vectors/scenarios here or in a parent directory).")
+        var scenarios: String?
+
+        @Option(help: "The Spec directory (default: Spec next to Vectors).")
+        var spec: String?
+
+        func run() async throws {
+            let status = ConformDriver.coverage(
+                scenarios: self.scenarios,
+                spec: self.spec,
+                json: self.json,
+                listAll: self.all
+            )
+            if status != .passed {
+                throw ExitCode(status.rawValue)
+            }
+        }
+    }
+}
