@@ -586,6 +586,9 @@ private final class CaseRun {
         }
         let welcome = rendering.full
         self.context.captures["welcome.\(actor)"] = welcome
+        if step.heartbeat ?? true, let interval = welcome["timers"]?["heartbeatIntervalMs"]?.integerValue {
+            connection.startHeartbeat(intervalMs: Int64(interval))
+        }
         if !self.sawWelcome {
             self.sawWelcome = true
             self.context.limits = welcome["limits"]
@@ -1002,17 +1005,25 @@ private final class CaseRun {
     }
 
     private func waitTimer(_ step: WaitTimerStep) async throws {
-        var milliseconds = 0.0
+        // The server's timer runs at its own pace: only the slack (`plusMs`) is scaled by --timeout-scale, so a
+        // case that checks that something has NOT happened yet stays correct on a slow machine.
+        var timerMilliseconds = 0.0
         if let timer = step.timer {
             guard let value = self.context.timers?[timer]?.integerValue else {
                 throw StepStop.fail("waitTimer: no Welcome timer \(timer) is known")
             }
-            milliseconds = Double(value) * (step.factor ?? 1)
+            timerMilliseconds = Double(value) * (step.factor ?? 1)
         }
+        var slack = Duration.zero
         if let plus = step.plusMs {
-            milliseconds += Double(try Templating.integer(plus, in: self.context))
+            let plusMilliseconds = try Templating.integer(plus, in: self.context)
+            // A negative slack shortens the wait (e.g. "just before the timer"); it is not scaled.
+            slack = plusMilliseconds >= 0 ? self.environment.scaled(plusMilliseconds) : .milliseconds(plusMilliseconds)
         }
-        try await Task.sleep(for: self.environment.scaled(Int64(milliseconds.rounded())))
+        let total = Duration.milliseconds(Int64(timerMilliseconds.rounded())) + slack
+        if total > .zero {
+            try await Task.sleep(for: total)
+        }
     }
 
     private func drop(_ actor: String) async {

@@ -187,10 +187,15 @@ public struct ConformDriver: Sendable {
             guard let target = embedded.target(for: transport) else {
                 throw Exit(status: .usage, message: "the embedded engine has no \(transport) listener")
             }
+            // Without --transport the embedded engine is tested over TCP, and the cases that only apply to
+            // WebSocket run over its WebSocket listener, so the whole corpus runs and none is not-applicable.
+            let alternate = options.transport == nil ? embedded.target(for: .ws) : nil
             return try await self.run(
                 context,
                 target: target,
-                targetLabel: "embedded reference engine (\(target.url))",
+                alternate: alternate,
+                targetLabel: "embedded reference engine (\(target.url)"
+                    + (alternate.map { ", WebSocket-only cases over \($0.url)" } ?? "") + ")",
                 tokens: embedded.tokenSource,
                 appID: EmbeddedTarget.appID
             )
@@ -210,6 +215,7 @@ public struct ConformDriver: Sendable {
     private func run(
         _ context: RunContext,
         target: Target,
+        alternate: Target? = nil,
         targetLabel: String,
         tokens: any TokenSource,
         appID: String? = nil
@@ -259,11 +265,42 @@ public struct ConformDriver: Sendable {
             keepPassingTranscripts: options.verbose,
             rerunCommand: self.rerunCommandMaker()
         )
-        let runner = Runner(environment: environment, concurrency: options.parallelism ?? Runner.defaultConcurrency)
+        let concurrency = options.parallelism ?? Runner.defaultConcurrency
+        let runner = Runner(environment: environment, concurrency: concurrency)
         let expectedFailures = context.expectedFailures
-        let results = await runner.run(context.selected) { progress in
+        let progress: @Sendable (RunProgress) -> Void = { progress in
             if case .finished(let result, _, _) = progress {
                 reporter.caseFinished(expectedFailures?.apply(to: result) ?? result)
+            }
+        }
+        // Cases restricted to transports the primary target does not use go to the alternate target, if any.
+        let primary = target.transport.rawValue
+        let elsewhere: (CorpusCase) -> Bool = { item in
+            guard let alternate, let transports = item.scenario.transports else { return false }
+            return !transports.contains(primary) && transports.contains(alternate.transport.rawValue)
+        }
+        var results = await runner.run(context.selected.filter { !elsewhere($0) }, progress: progress)
+        if let alternate {
+            let moved = context.selected.filter(elsewhere)
+            if !moved.isEmpty {
+                let alternateConnector: ClientConnector
+                do {
+                    alternateConnector = try ClientConnector(
+                        target: alternate,
+                        tls: TLSClientOptions(insecure: options.insecure)
+                    )
+                } catch {
+                    throw Exit(status: .usage, message: error.description)
+                }
+                var alternateEnvironment = environment
+                alternateEnvironment.connector = alternateConnector
+                let alternateRunner = Runner(environment: alternateEnvironment, concurrency: concurrency)
+                results += await alternateRunner.run(moved, progress: progress)
+                let order = Dictionary(
+                    context.selected.enumerated().map { ($1.id, $0) },
+                    uniquingKeysWith: { first, _ in first }
+                )
+                results.sort { (order[$0.id] ?? 0) < (order[$1.id] ?? 0) }
             }
         }
         let elapsed = ContinuousClock.now - clock
@@ -271,7 +308,7 @@ public struct ConformDriver: Sendable {
             suite: "\(Self.suiteName) \(Self.suiteVersion)",
             specVersion: Self.specVersion,
             target: options.target == nil ? "embedded" : target.url,
-            transport: target.transport.rawValue,
+            transport: target.transport.rawValue + (alternate.map { "+" + $0.transport.rawValue } ?? ""),
             nonce: environment.nonce,
             startedMs: startedMs,
             durationMs: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000,

@@ -1,3 +1,4 @@
+import Foundation
 import HeraldMessages
 import HeraldServer
 import HeraldWire
@@ -6,6 +7,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import NIOWebSocket
+import SwiftProtobuf
 import Synchronization
 
 // MARK: - Events
@@ -164,9 +166,19 @@ final class ConnectionShared: Sendable {
         self.recorder = recorder
     }
 
+    /// Request ids at or above this value are the runner's own heartbeat pings (HS-41); their `Pong`s are recorded
+    /// in the transcript but never handed to the case's steps.
+    static let heartbeatRequestIDBase: UInt32 = 0xFFF0_0000
+
+    /// When the runner last wrote to this connection (continuous-clock instant), for the heartbeat.
+    let lastSent = Mutex<ContinuousClock.Instant>(.now)
+
     func received(_ frame: HeraldFrame) {
         let received = ReceivedFrame(frame: frame, atMs: self.recorder.elapsedMs)
         self.recorder.recordReceived(actor: self.actor, frame: received)
+        if frame.opcode == .pong && frame.requestID >= Self.heartbeatRequestIDBase {
+            return
+        }
         self.queue.push(.frame(received))
     }
 
@@ -285,9 +297,11 @@ public struct ClientConnector: Sendable {
                     if let sslContext {
                         try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: hostname))
                     }
+                    // The runner's Hello announces no receive limit, so it receives at most the default (HS-28):
+                    // a larger frame from the server is a framing failure of the case in which it arrives.
                     try pipeline.addHandler(
                         ByteToMessageHandler(
-                            HeraldFrameDecoder(maximumPayloadLength: HeraldFrameHeader.absoluteMaximumPayloadLength)
+                            HeraldFrameDecoder(maximumPayloadLength: HeraldFrameHeader.defaultMaximumPayloadLength)
                         )
                     )
                     try pipeline.addHandler(StreamFrameHandler(shared: shared))
@@ -434,11 +448,39 @@ public final class ConformanceConnection: Sendable {
     }
 
     private func write(_ buffer: ByteBuffer) async throws {
+        self.shared.lastSent.withLock { $0 = .now }
         if self.transport.isWebSocket {
             let frame = WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: buffer)
             try await self.channel.writeAndFlush(frame)
         } else {
             try await self.channel.writeAndFlush(buffer)
+        }
+    }
+
+    /// Sends `Ping` whenever the runner has sent nothing on this connection for `intervalMs`, as every client must
+    /// (HS-41), until the connection closes. The pings use request ids from
+    /// ``ConnectionShared/heartbeatRequestIDBase`` up, which case steps never use, and their `Pong`s are kept out of
+    /// the case's view (they still appear in the transcript).
+    public func startHeartbeat(intervalMs: Int64) {
+        guard intervalMs > 0 else { return }
+        let interval = Duration.milliseconds(intervalMs)
+        Task { [self] in
+            var next = ConnectionShared.heartbeatRequestIDBase
+            while self.channel.isActive {
+                let due = self.shared.lastSent.withLock { $0 } + interval
+                if ContinuousClock.now >= due {
+                    let ping = Herald_V1_Ping.with { $0.clientTimeMs = Int64(Date().timeIntervalSince1970 * 1000) }
+                    guard let frame = try? HeraldFrame(opcode: .ping, requestID: next, message: ping) else { return }
+                    next = next == UInt32.max ? ConnectionShared.heartbeatRequestIDBase : next + 1
+                    do {
+                        try await self.send(frame, payload: nil)
+                    } catch {
+                        return
+                    }
+                } else {
+                    try? await Task.sleep(until: due, clock: .continuous)
+                }
+            }
         }
     }
 
@@ -532,7 +574,7 @@ private final class WebSocketFrameHandler: ChannelInboundHandler {
                     self.shared.received(
                         try HeraldWire.decodeSingleFrame(
                             message,
-                            maximumPayloadLength: HeraldFrameHeader.absoluteMaximumPayloadLength
+                            maximumPayloadLength: HeraldFrameHeader.defaultMaximumPayloadLength
                         )
                     )
                 } catch {

@@ -73,11 +73,14 @@ public enum ProtoJSON {
             }
             return json
         case .array(let elements):
-            return .array(elements.map(Self.stripForValidation))
+            // A template element stands for a value of the element type; leave it out rather than validate a null.
+            return .array(elements.map(Self.stripForValidation).filter { if case .null = $0 { false } else { true } })
         case .object(let members):
             if PayloadMatcher.isOperatorObject(members) {
                 if let elements = (members["$unordered"] ?? members["$contains"])?.arrayValue {
-                    return .array(elements.map(Self.stripForValidation))
+                    return .array(
+                        elements.map(Self.stripForValidation).filter { if case .null = $0 { false } else { true } }
+                    )
                 }
                 return .null
             }

@@ -521,9 +521,12 @@ public struct ConnectStep: Codable, Sendable, Hashable {
     public var welcome: JSONValue?
     /// How long to wait for `Welcome`, in milliseconds (scaled).
     public var withinMs: IntExpression?
+    /// Whether the runner sends heartbeat `Ping`s on this connection after `Welcome` (HS-41; default `true`). Cases
+    /// that need a silent client (idle timeout, presence UNREACHABLE) set it to `false`.
+    public var heartbeat: Bool?
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case actor, hello, expectWelcome, welcome, withinMs
+        case actor, hello, expectWelcome, welcome, withinMs, heartbeat
     }
 
     /// Creates a step.
@@ -532,13 +535,15 @@ public struct ConnectStep: Codable, Sendable, Hashable {
         hello: HelloSpec = .standard,
         expectWelcome: Bool? = nil,
         welcome: JSONValue? = nil,
-        withinMs: IntExpression? = nil
+        withinMs: IntExpression? = nil,
+        heartbeat: Bool? = nil
     ) {
         self.actor = actor
         self.hello = hello
         self.expectWelcome = expectWelcome
         self.welcome = welcome
         self.withinMs = withinMs
+        self.heartbeat = heartbeat
     }
 
     /// Decodes the step; `"hello": null` means no `Hello`, an absent key the standard one.
@@ -556,6 +561,7 @@ public struct ConnectStep: Codable, Sendable, Hashable {
         self.expectWelcome = try container.decodeIfPresent(Bool.self, forKey: .expectWelcome)
         self.welcome = try container.decodeIfPresent(JSONValue.self, forKey: .welcome)
         self.withinMs = try container.decodeIfPresent(IntExpression.self, forKey: .withinMs)
+        self.heartbeat = try container.decodeIfPresent(Bool.self, forKey: .heartbeat)
     }
 
     /// Encodes the step.
@@ -570,6 +576,7 @@ public struct ConnectStep: Codable, Sendable, Hashable {
         try container.encodeIfPresent(self.expectWelcome, forKey: .expectWelcome)
         try container.encodeIfPresent(self.welcome, forKey: .welcome)
         try container.encodeIfPresent(self.withinMs, forKey: .withinMs)
+        try container.encodeIfPresent(self.heartbeat, forKey: .heartbeat)
     }
 }
 

@@ -98,7 +98,7 @@ public struct ScenarioLoader: Sendable {
     /// Files of the scenario directory that are not scenario files.
     public static let ignoredFileNames: Set<String> = ["waivers.json"]
     /// The syntax of case ids.
-    public static let casePattern = "^[a-z0-9]+(\\.[a-z0-9-]+)+$"
+    public static let casePattern = "^[a-z0-9]+(-[a-z0-9]+)*(\\.[a-z0-9-]+)+$"
     /// The syntax of actor names.
     public static let actorPattern = "^[a-z][a-z0-9_]*$"
     /// The levels a case may have.

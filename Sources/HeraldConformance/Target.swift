@@ -291,6 +291,14 @@ public struct SecretTokenSource: TokenSource {
                 issuer: self.issuer
             )
         case .ttl(let seconds):
+            // `exp` is whole seconds: a token minted late in a second would have almost a second less than its
+            // nominal lifetime. Wait for the next second when less than 250 ms of this one are left, so a `ttl:N`
+            // token always has at least N − 0.25 s to live when it is used.
+            let fraction = Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1)
+            if fraction > 0.75 {
+                try await Task.sleep(for: .milliseconds(Int((1 - fraction) * 1000) + 5))
+            }
+            let now = Int64(Date().timeIntervalSince1970)
             return try await TokenMinter.mint(
                 appID: request.appID,
                 userID: request.userID,

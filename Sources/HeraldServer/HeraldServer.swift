@@ -23,7 +23,7 @@ import Foundation
 ///
 /// To run a server in-process (tests, the conformance runner), call ``start()`` to bind the listeners and learn
 /// their ports (port 0 works), run ``run()`` in a task, and end it with ``shutdown()``; or let
-/// ``withRunningServer(configuration:logger:eventLoopGroup:clock:_:)`` do all three.
+/// ``withRunningServer(configuration:logger:eventLoopGroup:clock:verifier:_:)`` do all three.
 ///
 /// Each connection's frames reach the engine strictly in order, one `await` at a time, and reading from the
 /// socket pauses while ``HeraldServerConfiguration/inboundFrameBuffer`` frames wait for the engine. A timer driver
@@ -66,12 +66,15 @@ public final class HeraldServer: Service, Sendable {
     ///   - logger: Where the server and the engine log.
     ///   - eventLoopGroup: The NIO event loops for the listeners and connections.
     ///   - clock: The engine's clock.
+    ///   - verifier: The engine's token verification; `nil` uses ``JWTTokenVerifier`` over the configuration's
+    ///     apps (tests substitute deliberately wrong verifiers).
     /// - Throws: ``HeraldServerConfigurationError`` for an invalid configuration; errors of the offline store.
     public init(
         configuration: HeraldServerConfiguration,
         logger: Logger = Logger(label: "herald.server"),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        clock: any EngineClock = SystemEngineClock()
+        clock: any EngineClock = SystemEngineClock(),
+        verifier: (any TokenVerifying)? = nil
     ) throws {
         try configuration.validate()
         let inbox: any OfflineInbox
@@ -85,7 +88,13 @@ public final class HeraldServer: Service, Sendable {
         self.clock = clock
         self.logger = logger
         self.group = eventLoopGroup
-        self.engine = try HeraldEngine(configuration: configuration.engine, clock: clock, inbox: inbox, logger: logger)
+        self.engine = try HeraldEngine(
+            configuration: configuration.engine,
+            clock: clock,
+            inbox: inbox,
+            verifier: verifier,
+            logger: logger
+        )
     }
 
     // MARK: - Lifecycle
@@ -249,6 +258,7 @@ public final class HeraldServer: Service, Sendable {
     ///   - logger: Where the server logs.
     ///   - eventLoopGroup: The NIO event loops.
     ///   - clock: The engine's clock.
+    ///   - verifier: The engine's token verification; `nil` uses ``JWTTokenVerifier``.
     ///   - body: Gets the server and its bound listeners.
     /// - Returns: What `body` returns.
     public static func withRunningServer<Result: Sendable>(
@@ -256,13 +266,15 @@ public final class HeraldServer: Service, Sendable {
         logger: Logger = Logger(label: "herald.server"),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         clock: any EngineClock = SystemEngineClock(),
+        verifier: (any TokenVerifying)? = nil,
         _ body: (HeraldServer, [BoundListener]) async throws -> Result
     ) async throws -> Result {
         let server = try HeraldServer(
             configuration: configuration,
             logger: logger,
             eventLoopGroup: eventLoopGroup,
-            clock: clock
+            clock: clock,
+            verifier: verifier
         )
         let listeners = try await server.start()
         return try await withThrowingTaskGroup(of: Void.self) { group in

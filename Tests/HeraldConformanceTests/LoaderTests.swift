@@ -134,7 +134,7 @@ struct LoaderTests {
         )
         #expect(
             problems.contains(
-                #"04-handshake.json: case Bad_ID, id: "Bad_ID" does not match ^[a-z0-9]+(\.[a-z0-9-]+)+$"#
+                #"04-handshake.json: case Bad_ID, id: "Bad_ID" does not match ^[a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9-]+)+$"#
             )
         )
         #expect(

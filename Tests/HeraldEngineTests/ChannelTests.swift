@@ -44,7 +44,11 @@ private enum Chan {
         )
     }
 
-    static func query(_ client: TestClient, _ channel: String, user: String = "") async
+    static func query(
+        _ client: TestClient,
+        _ channel: String,
+        user: String = ""
+    ) async
         -> Herald_V1_QueryChannelUsersResponse
     {
         await client.request(

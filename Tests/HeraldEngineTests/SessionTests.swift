@@ -29,7 +29,7 @@ struct HandshakeTests {
     func welcomeAdvertisesEverything() async throws {
         let harness = try EngineHarness()
         let client = await harness.connect()
-        let welcome = client.welcome
+        let welcome: Herald_V1_Welcome = client.welcome
         #expect(welcome.version == 1)
         #expect(Set(welcome.capabilities) == Set(Capability.allV1.map(\.name)))
         #expect(welcome.capabilities.count == Capability.allV1.count)
