@@ -393,15 +393,8 @@ extension HeraldEngine {
                 }
             )
         }
-        guard request.response.utf8.count <= self.limits.maxInvitationContentBytes else {
-            answer(.invalidArgument)
-            return
-        }
-        guard var invitation = self.receivedInvitation(id, of: session, answer: answer) else { return }
-        if !invitation.acknowledged {
-            self.acknowledgeReceipt(&invitation)  // INV-29
-        }
-        answer(.ok)
+        guard var invitation = self.beginCalleeDecision(id, response: request.response, of: session, answer: answer)
+        else { return }
         invitation.calleeState = .acceptSentToLocal
         self.endCallerSide(&invitation, as: .acceptedByRemote)
         self.sendUserEvent(
@@ -430,15 +423,8 @@ extension HeraldEngine {
                 }
             )
         }
-        guard request.response.utf8.count <= self.limits.maxInvitationContentBytes else {
-            answer(.invalidArgument)
-            return
-        }
-        guard var invitation = self.receivedInvitation(id, of: session, answer: answer) else { return }
-        if !invitation.acknowledged {
-            self.acknowledgeReceipt(&invitation)  // INV-29
-        }
-        answer(.ok)
+        guard var invitation = self.beginCalleeDecision(id, response: request.response, of: session, answer: answer)
+        else { return }
         invitation.callerState = .refusedByRemote
         self.sendUserEvent(
             .localInvitationRefused,
@@ -521,6 +507,27 @@ extension HeraldEngine {
 
     /// Finds the live invitation a callee names, or answers the request with NOT_STARTED, ALREADY_ACCEPT or
     /// ALREADY_END (INV-10 checks 3 … 5, INV-13 … INV-15).
+    /// The shared start of accept and refuse: the response size (INV-10 check 2), the lookup (checks 3 … 5), the
+    /// implied receipt (INV-29) and the OK answer. Returns the invitation to update, or `nil` when it was answered
+    /// with an error.
+    func beginCalleeDecision(
+        _ id: String,
+        response: String,
+        of session: Session,
+        answer: (Herald_V1_InvitationApiCallResult) -> Void
+    ) -> Invitation? {
+        guard response.utf8.count <= self.limits.maxInvitationContentBytes else {
+            answer(.invalidArgument)
+            return nil
+        }
+        guard var invitation = self.receivedInvitation(id, of: session, answer: answer) else { return nil }
+        if !invitation.acknowledged {
+            self.acknowledgeReceipt(&invitation)  // INV-29
+        }
+        answer(.ok)
+        return invitation
+    }
+
     func receivedInvitation(
         _ id: String,
         of session: Session,
