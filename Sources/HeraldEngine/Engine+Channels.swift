@@ -550,13 +550,7 @@ extension HeraldEngine {
     func fanOut(_ event: Outbound.SharedEvent, in key: ChannelKey, excluding excluded: Session? = nil) {
         let receivers = self.channels.directory.members(of: key)
         guard !receivers.isEmpty else { return }
-        // A receiver without a channel-stream entry is skipped; taking the excluded session's entry away for the
-        // duration of the fan-out excludes it without copying the member list.
-        let saved = excluded?.channelSeq.removeValue(forKey: key.channelID)
-        self.broadcastChannelEvent(event, channelID: key.channelID, to: receivers)
-        if let excluded, let saved {
-            excluded.channelSeq[key.channelID] = saved
-        }
+        self.broadcastChannelEvent(event, channelID: key.channelID, to: receivers, excluding: excluded)
     }
 
     // MARK: Listing and counting (§9.6, §9.7)

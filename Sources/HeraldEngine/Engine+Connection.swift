@@ -276,57 +276,43 @@ extension HeraldEngine {
 
     /// Routes a request of a logged-in session to its operation.
     func dispatch(_ message: any SwiftProtobuf.Message, session: Session, context: RequestContext) {
-        switch message {
-        case let request as Herald_V1_LogoutRequest: self.logout(request, session: session, context)
-        case let request as Herald_V1_SendPeerMessageRequest: self.sendPeerMessage(request, session: session, context)
-        case let request as Herald_V1_QueryPeersOnlineStatusRequest:
-            self.queryPeersOnlineStatus(request, session: session, context)
-        case let request as Herald_V1_SubscribePeersOnlineStatusRequest:
-            self.subscribePeersOnlineStatus(request, session: session, context)
-        case let request as Herald_V1_UnsubscribePeersOnlineStatusRequest:
-            self.unsubscribePeersOnlineStatus(request, session: session, context)
-        case let request as Herald_V1_QueryPeersBySubscriptionOptionRequest:
-            self.queryPeersBySubscriptionOption(request, session: session, context)
-        case let request as Herald_V1_SetLocalUserAttributesRequest:
-            self.setLocalUserAttributes(request, session: session, context)
-        case let request as Herald_V1_AddOrUpdateLocalUserAttributesRequest:
-            self.addOrUpdateLocalUserAttributes(request, session: session, context)
-        case let request as Herald_V1_DeleteLocalUserAttributesByKeysRequest:
-            self.deleteLocalUserAttributesByKeys(request, session: session, context)
-        case let request as Herald_V1_ClearLocalUserAttributesRequest:
-            self.clearLocalUserAttributes(request, session: session, context)
-        case let request as Herald_V1_GetUserAttributesRequest:
-            self.getUserAttributes(request, session: session, context)
-        case let request as Herald_V1_GetUserAttributesByKeysRequest:
-            self.getUserAttributesByKeys(request, session: session, context)
-        case let request as Herald_V1_JoinChannelRequest: self.joinChannel(request, session: session, context)
-        case let request as Herald_V1_LeaveChannelRequest: self.leaveChannel(request, session: session, context)
-        case let request as Herald_V1_GetMembersRequest: self.getMembers(request, session: session, context)
-        case let request as Herald_V1_GetChannelMemberCountRequest:
-            self.getChannelMemberCount(request, session: session, context)
-        case let request as Herald_V1_SendChannelMessageRequest:
-            self.sendChannelMessage(request, session: session, context)
-        case let request as Herald_V1_SetChannelAttributesRequest:
-            self.setChannelAttributes(request, session: session, context)
-        case let request as Herald_V1_AddOrUpdateChannelAttributesRequest:
-            self.addOrUpdateChannelAttributes(request, session: session, context)
-        case let request as Herald_V1_DeleteChannelAttributesByKeysRequest:
-            self.deleteChannelAttributesByKeys(request, session: session, context)
-        case let request as Herald_V1_ClearChannelAttributesRequest:
-            self.clearChannelAttributes(request, session: session, context)
-        case let request as Herald_V1_GetChannelAttributesRequest:
-            self.getChannelAttributes(request, session: session, context)
-        case let request as Herald_V1_GetChannelAttributesByKeysRequest:
-            self.getChannelAttributesByKeys(request, session: session, context)
-        case let request as Herald_V1_SendInvitationRequest: self.sendInvitation(request, session: session, context)
-        case let request as Herald_V1_CancelInvitationRequest: self.cancelInvitation(request, session: session, context)
-        case let request as Herald_V1_AcceptInvitationRequest: self.acceptInvitation(request, session: session, context)
-        case let request as Herald_V1_RefuseInvitationRequest: self.refuseInvitation(request, session: session, context)
-        case let request as Herald_V1_SendChannelMessageExternalRequest:
-            self.sendChannelMessageExternal(request, session: session, context)
-        case let request as Herald_V1_SendDtmfRequest: self.sendDtmf(request, session: session, context)
-        case let request as Herald_V1_QueryChannelUsersRequest:
-            self.queryChannelUsers(request, session: session, context)
+        // One switch on the opcode; the payload was decoded as the opcode's message type, so each cast holds.
+        func typed<M: SwiftProtobuf.Message>(_: M.Type = M.self) -> M { message as! M }
+        switch context.opcode {
+        case .logoutRequest: self.logout(typed(), session: session, context)
+        case .sendPeerMessageRequest: self.sendPeerMessage(typed(), session: session, context)
+        case .queryPeersOnlineStatusRequest: self.queryPeersOnlineStatus(typed(), session: session, context)
+        case .subscribePeersOnlineStatusRequest: self.subscribePeersOnlineStatus(typed(), session: session, context)
+        case .unsubscribePeersOnlineStatusRequest: self.unsubscribePeersOnlineStatus(typed(), session: session, context)
+        case .queryPeersBySubscriptionOptionRequest:
+            self.queryPeersBySubscriptionOption(typed(), session: session, context)
+        case .setLocalUserAttributesRequest: self.setLocalUserAttributes(typed(), session: session, context)
+        case .addOrUpdateLocalUserAttributesRequest:
+            self.addOrUpdateLocalUserAttributes(typed(), session: session, context)
+        case .deleteLocalUserAttributesByKeysRequest:
+            self.deleteLocalUserAttributesByKeys(typed(), session: session, context)
+        case .clearLocalUserAttributesRequest: self.clearLocalUserAttributes(typed(), session: session, context)
+        case .getUserAttributesRequest: self.getUserAttributes(typed(), session: session, context)
+        case .getUserAttributesByKeysRequest: self.getUserAttributesByKeys(typed(), session: session, context)
+        case .joinChannelRequest: self.joinChannel(typed(), session: session, context)
+        case .leaveChannelRequest: self.leaveChannel(typed(), session: session, context)
+        case .getMembersRequest: self.getMembers(typed(), session: session, context)
+        case .getChannelMemberCountRequest: self.getChannelMemberCount(typed(), session: session, context)
+        case .sendChannelMessageRequest: self.sendChannelMessage(typed(), session: session, context)
+        case .setChannelAttributesRequest: self.setChannelAttributes(typed(), session: session, context)
+        case .addOrUpdateChannelAttributesRequest: self.addOrUpdateChannelAttributes(typed(), session: session, context)
+        case .deleteChannelAttributesByKeysRequest:
+            self.deleteChannelAttributesByKeys(typed(), session: session, context)
+        case .clearChannelAttributesRequest: self.clearChannelAttributes(typed(), session: session, context)
+        case .getChannelAttributesRequest: self.getChannelAttributes(typed(), session: session, context)
+        case .getChannelAttributesByKeysRequest: self.getChannelAttributesByKeys(typed(), session: session, context)
+        case .sendInvitationRequest: self.sendInvitation(typed(), session: session, context)
+        case .cancelInvitationRequest: self.cancelInvitation(typed(), session: session, context)
+        case .acceptInvitationRequest: self.acceptInvitation(typed(), session: session, context)
+        case .refuseInvitationRequest: self.refuseInvitation(typed(), session: session, context)
+        case .sendChannelMessageExternalRequest: self.sendChannelMessageExternal(typed(), session: session, context)
+        case .sendDtmfRequest: self.sendDtmf(typed(), session: session, context)
+        case .queryChannelUsersRequest: self.queryChannelUsers(typed(), session: session, context)
         default:
             self.logger.error("no handler for a request", metadata: ["opcode": "\(context.opcode)"])
             self.respond(context, GenericResponses.response(to: message, opcode: context.opcode, result: 1))

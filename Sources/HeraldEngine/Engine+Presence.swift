@@ -280,17 +280,7 @@ extension HeraldEngine {
                 )
                 event = shared
             }
-            self.presenceSendShared(shared, to: subscriber)
+            self.sendUserEvent(shared, to: subscriber)
         }
-    }
-
-    /// Sends a once-serialised user-stream event to one session with the session's next `seq` (the shared-event
-    /// form of `sendUserEvent`, same rules).
-    func presenceSendShared(_ event: Outbound.SharedEvent, to session: Session) {
-        let connection = session.connection
-        guard !session.ended, connection.phase == .handshaken, !connection.slowConsumer else { return }
-        if let capability = Capability.of(event.opcode), !connection.has(capability) { return }
-        session.userSeq += 1
-        self.enqueue(event.frame(seq: session.userSeq), to: connection)
     }
 }

@@ -328,37 +328,61 @@ public actor HeraldEngine {
         to session: Session,
         ackRequired: DeliveryPurpose? = nil
     ) -> UInt32? {
-        let connection = session.connection
-        guard !session.ended, connection.phase == .handshaken, !connection.slowConsumer else { return nil }
-        if let capability = Capability.of(opcode), !connection.has(capability) { return nil }
-        session.userSeq += 1
+        guard self.acceptsStreamEvent(opcode, on: session.connection, ended: session.ended) else { return nil }
         let shared = Outbound.SharedEvent(opcode: opcode, message: message, seqFieldNumber: seqFieldNumber)
-        if let purpose = ackRequired {
-            if connection.outstanding.count >= self.limits.maxOutboundQueueFrames {
-                // LIM-17: a client that does not acknowledge is a slow consumer.
-                session.userSeq -= 1
-                connection.slowConsumer = true
-                self.markDirty(connection)
-                return nil
-            }
-            let deliveryID = connection.allocateDeliveryID()
-            connection.outstanding[deliveryID] = OutstandingDelivery(purpose: purpose, sessionSerial: session.serial)
-            self.enqueue(shared.frame(seq: session.userSeq, requestID: deliveryID, flags: .ackRequired), to: connection)
-            return deliveryID
+        return self.sendUserEvent(shared, to: session, ackRequired: ackRequired)
+    }
+
+    /// Sends a once-serialised user-stream event (fanned out to several sessions) with this session's next `seq`;
+    /// the same rules as the message form.
+    @discardableResult
+    func sendUserEvent(
+        _ event: Outbound.SharedEvent,
+        to session: Session,
+        ackRequired: DeliveryPurpose? = nil
+    ) -> UInt32? {
+        let connection = session.connection
+        guard self.acceptsStreamEvent(event.opcode, on: connection, ended: session.ended) else { return nil }
+        guard let purpose = ackRequired else {
+            session.userSeq += 1
+            self.enqueue(event.frame(seq: session.userSeq), to: connection)
+            return nil
         }
-        self.enqueue(shared.frame(seq: session.userSeq), to: connection)
-        return nil
+        if connection.outstanding.count >= self.limits.maxOutboundQueueFrames {
+            // LIM-17: a client that does not acknowledge is a slow consumer.
+            connection.slowConsumer = true
+            self.markDirty(connection)
+            return nil
+        }
+        session.userSeq += 1
+        let deliveryID = connection.allocateDeliveryID()
+        connection.outstanding[deliveryID] = OutstandingDelivery(purpose: purpose, sessionSerial: session.serial)
+        self.enqueue(event.frame(seq: session.userSeq, requestID: deliveryID, flags: .ackRequired), to: connection)
+        return deliveryID
+    }
+
+    /// Whether a stream event may go to a session's connection: the session is live, the connection handshaken and
+    /// not a slow consumer, and the event's capability granted (HS-21).
+    private func acceptsStreamEvent(_ opcode: Herald_V1_Opcode, on connection: Connection, ended: Bool) -> Bool {
+        guard !ended, connection.phase == .handshaken, !connection.slowConsumer else { return false }
+        if let capability = Capability.of(opcode), !connection.has(capability) { return false }
+        return true
     }
 
     /// Sends one serialised channel event to each receiver with the receiver's next channel-stream `seq`.
-    /// Receivers not granted the event's capability, or not (or no longer) in the channel's stream, are skipped.
-    func broadcastChannelEvent(_ event: Outbound.SharedEvent, channelID: String, to receivers: [Session]) {
-        let capability = Capability.of(event.opcode)
-        for session in receivers {
+    /// Receivers not granted the event's capability, not (or no longer) in the channel's stream, or `excluded`,
+    /// are skipped.
+    func broadcastChannelEvent(
+        _ event: Outbound.SharedEvent,
+        channelID: String,
+        to receivers: [Session],
+        excluding excluded: Session? = nil
+    ) {
+        for session in receivers where session !== excluded {
             let connection = session.connection
-            guard !session.ended, connection.phase == .handshaken, !connection.slowConsumer else { continue }
-            if let capability, !connection.has(capability) { continue }
-            guard let last = session.channelSeq[channelID] else { continue }
+            guard self.acceptsStreamEvent(event.opcode, on: connection, ended: session.ended),
+                let last = session.channelSeq[channelID]
+            else { continue }
             let seq = last + 1
             session.channelSeq[channelID] = seq
             self.enqueue(event.frame(seq: seq), to: connection)
