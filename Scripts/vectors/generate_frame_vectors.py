@@ -75,11 +75,19 @@ LABELS = {
     "Groups": "Group start/end tags (wire types 3 and 4), which proto3 schemas never define. Catches decoders that skip "
     "groups without matching start and end.",
     "Nesting": "Nesting deeper than the 100-level limit. Catches decoders without a recursion limit.",
+    "NonCanonical": "A valid input that is not the canonical encoding (FRM-24), such as a varint longer than its shortest "
+    "form; the vector's canonicalHex is what re-encoding gives. Catches decoders that reject valid non-canonical input and "
+    "verifiers that expect every input to re-encode to itself.",
+    "LongVarint": "A tag or length prefix longer than 5 bytes (FRM-28), although its value is small. Catches decoders "
+    "that read tags and lengths as 64-bit varints of up to 10 bytes, as upb and SwiftProtobuf do for length prefixes.",
+    "VarintOverflow": "A 10-byte varint at the 64-bit boundary: a tenth byte of 0x00 or 0x01 is valid, anything above "
+    "is malformed-payload (FRM-27). Catches decoders that silently drop bits beyond the 64th, as C++, upb, SwiftProtobuf "
+    "and protobuf-c do.",
     "WebSocket": "The input is one WebSocket binary message (transport \"message\"), which must hold exactly one frame. "
     "Catches receivers that accept short messages or ignore bytes after the frame.",
 }
 
-ALL_REQUIREMENTS = [f"FRM-{n}" for n in range(1, 22)]
+ALL_REQUIREMENTS = [f"FRM-{n}" for n in range(1, 29)]
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -534,6 +542,15 @@ class Frame:
     def bytes(self) -> bytes:
         return header(self.opcode, self.request_id, len(self.payload), self.flags) + self.payload
 
+    def reencoded(self, keep_unknown: bool) -> bytes:
+        """Header and canonical payload of the decoded message (FRM-18), with or without its unknown fields."""
+        message = type(self.message)()
+        message.CopyFrom(self.message)
+        if not keep_unknown:
+            message.DiscardUnknownFields()
+        payload = message.SerializeToString(deterministic=True)
+        return header(self.opcode, self.request_id, len(payload), self.flags) + payload
+
     def to_json(self) -> dict:
         value, enum_name, kind = self.schema.by_message[self.message.DESCRIPTOR.name]
         return {
@@ -559,6 +576,18 @@ def vector(vid: str, description: str, requirements: list[str], labels: list[str
     if transport is not None and transport != "stream":
         test["transport"] = transport
     test["hex"] = data.hex()
+    if result == "valid":
+        # What re-encoding the decoded frames gives: keeping unknown fields, and dropping them (Vectors/README.md).
+        canonical = b"".join(f.reencoded(keep_unknown=True) for f in frames)
+        known = b"".join(f.reencoded(keep_unknown=False) for f in frames)
+        if canonical != data:
+            assert "NonCanonical" in labels, f"{vid}: non-canonical input needs the NonCanonical label"
+            test["canonicalHex"] = canonical.hex()
+        else:
+            assert "NonCanonical" not in labels, f"{vid}: canonical input labelled NonCanonical"
+        if known != canonical:
+            assert "UnknownFields" in labels, f"{vid}: dropping unknown fields changes it, label UnknownFields"
+            test["knownFieldsHex"] = known.hex()
     test["result"] = result
     if error is not None:
         test["error"] = error
@@ -746,6 +775,96 @@ def valid_vectors(schema: Schema) -> list[dict]:
         "JSON payload shows only the known fields; re-encoding keeps the unknown fields after the known ones, so the bytes "
         "are identical.",
         ["FRM-1", "FRM-11", "FRM-12", "FRM-18"], ["UnknownFields"], frame.bytes, "valid", [frame]))
+
+    # A well-formed unknown group (wire types 3 and 4) after the known fields, holding a varint, a string and a nested
+    # group. proto3 never defines groups, but FRM-12 makes every well-formed unknown field acceptable.
+    group = (bytes([0xA3, 0x06]) + bytes([0x08, 0x2A]) + bytes([0x12, 0x03]) + b"abc"
+             + bytes([0xAB, 0x06, 0x08, 0x01, 0xAC, 0x06]) + bytes([0xA4, 0x06]))
+    payload = login.SerializeToString(deterministic=True) + group
+    reparsed = schema.messages["LoginRequest"].FromString(payload)
+    assert reparsed.SerializeToString(deterministic=True) == payload, "unknown groups must round-trip"
+    frame = Frame(schema, reparsed, request_id=ids["LoginRequest"], payload=payload)
+    tests.append(vector(
+        "frame.valid.login-request.unknown-group",
+        f"LoginRequest (request id {frame.request_id}) followed by an unknown group: start-group tag of field 100 "
+        "(a3 06), then inside it field 1 = 42 (08 2a), field 2 = \"abc\" (12 03 …) and a nested group of field 101 "
+        "(ab 06 08 01 ac 06), then the end-group tag of field 100 (a4 06). The group is well-formed, so the frame is "
+        "valid (FRM-12). A decoder that keeps unknown fields re-encodes the same bytes; one that drops them re-encodes "
+        "knownFieldsHex.",
+        ["FRM-1", "FRM-11", "FRM-12", "FRM-18"], ["UnknownFields", "Groups"], frame.bytes, "valid", [frame]))
+
+    # The same inside a known sub-message: MessageBody (field 2 of SendPeerMessageRequest) ends with an unknown group.
+    body_type = type(build(schema, "SendPeerMessageRequest", {}).message)
+    body = body_type.FromString(build(schema, "SendPeerMessageRequest", dict(message=TEXT_BODY)).message
+                                .SerializeToString(deterministic=True) + bytes([0xA3, 0x06, 0x08, 0x07, 0xA4, 0x06]))
+    request = build(schema, "SendPeerMessageRequest", dict(peer_id="bob", idempotency_key="pm-alice-group"))
+    request.message.CopyFrom(body)
+    payload = request.SerializeToString(deterministic=True)
+    assert bytes([0xA3, 0x06, 0x08, 0x07, 0xA4, 0x06]) in payload
+    reparsed = schema.messages["SendPeerMessageRequest"].FromString(payload)
+    assert reparsed.SerializeToString(deterministic=True) == payload, "nested unknown groups must round-trip"
+    frame = Frame(schema, reparsed, request_id=ids["SendPeerMessageRequest"], payload=payload)
+    tests.append(vector(
+        "frame.valid.send-peer-message-request.unknown-group-in-body",
+        f"SendPeerMessageRequest (request id {frame.request_id}) whose MessageBody (field 2, a known sub-message) ends "
+        "with an unknown group of field 100 holding field 1 = 7 (a3 06 08 07 a4 06). Unknown fields are accepted at "
+        "any depth. A decoder that drops unknown fields re-encodes a MessageBody 6 bytes shorter, so both the body's "
+        "length prefix and the frame's length change (knownFieldsHex).",
+        ["FRM-1", "FRM-11", "FRM-12", "FRM-18"], ["UnknownFields", "Groups"], frame.bytes, "valid", [frame]))
+
+    # Non-canonical but valid varints (FRM-24), and the 64-bit boundary of the tenth byte (FRM-27).
+    def ping_with(raw_payload: bytes, request_id: int) -> Frame:
+        message = schema.messages["Ping"].FromString(raw_payload)
+        return Frame(schema, message, request_id=request_id, payload=raw_payload)
+
+    frame = ping_with(bytes([0x08, 0x87] + [0x80] * 8 + [0x00]), ids["Ping"])
+    tests.append(vector(
+        "frame.valid.ping.padded-varint-value",
+        f"Ping (request id {frame.request_id}) whose client_time_ms is 7 written as a 10-byte varint (87, eight 80 "
+        "bytes, 00) instead of the single byte 07. A varint may be longer than its shortest form (FRM-24), and a tenth "
+        "byte of 00 is within 64 bits (FRM-27). Re-encoding gives the canonical 08 07 (canonicalHex).",
+        ["FRM-1", "FRM-11", "FRM-24", "FRM-27"], ["NonCanonical", "VarintOverflow", "Boundary"], frame.bytes, "valid",
+        [frame]))
+    app = APP_ID.encode()
+    raw = bytes([0x0A, 0x80 | len(app), 0x80, 0x00]) + app + bytes([0x12, 0x05]) + b"alice"
+    message = schema.messages["LoginRequest"].FromString(raw)
+    frame = Frame(schema, message, request_id=ids["LoginRequest"], payload=raw)
+    tests.append(vector(
+        "frame.valid.login-request.padded-length-prefix",
+        f"LoginRequest (request id {frame.request_id}) whose app_id length prefix ({len(app)}) is a 3-byte varint "
+        f"({0x80 | len(app):02x} 80 00) instead of one byte, followed by a canonical user_id. Valid (FRM-24); "
+        "re-encoding shortens the prefix (canonicalHex).",
+        ["FRM-1", "FRM-11", "FRM-24"], ["NonCanonical"], frame.bytes, "valid", [frame]))
+    raw = bytes([0x8A, 0x80, 0x80, 0x80, 0x00, len(app)]) + app + bytes([0x12, 0x05]) + b"alice"
+    message = schema.messages["LoginRequest"].FromString(raw)
+    frame = Frame(schema, message, request_id=ids["LoginRequest"], payload=raw)
+    tests.append(vector(
+        "frame.valid.login-request.padded-tag-five-bytes",
+        f"LoginRequest (request id {frame.request_id}) whose first tag (field 1, wire type 2, canonically 0a) is "
+        "written as the 5-byte varint 8a 80 80 80 00, the longest a tag may be (FRM-28). Valid (FRM-24); re-encoding "
+        "writes the tag as 0a (canonicalHex).",
+        ["FRM-1", "FRM-11", "FRM-24", "FRM-28"], ["NonCanonical", "Boundary"], frame.bytes, "valid", [frame]))
+    raw = bytes([0x0A, 0x80 | len(app), 0x80, 0x80, 0x80, 0x00]) + app
+    message = schema.messages["LoginRequest"].FromString(raw)
+    frame = Frame(schema, message, request_id=ids["LoginRequest"], payload=raw)
+    tests.append(vector(
+        "frame.valid.login-request.length-prefix-five-bytes",
+        f"LoginRequest (request id {frame.request_id}) whose app_id length prefix ({len(app)}) is the 5-byte varint "
+        f"{0x80 | len(app):02x} 80 80 80 00, the longest a length prefix may be (FRM-28). Valid (FRM-24); re-encoding "
+        "shortens the prefix to one byte (canonicalHex).",
+        ["FRM-1", "FRM-11", "FRM-24", "FRM-28"], ["NonCanonical", "Boundary"], frame.bytes, "valid", [frame]))
+    for vid, value, what in (
+        ("minus-one", -1, "-1, whose canonical encoding is nine ff bytes and a tenth byte 01"),
+        ("int64-min", -(2**63), "-9223372036854775808 (only bit 63 set): nine 80 bytes and a tenth byte 01"),
+    ):
+        message = schema.messages["Ping"](client_time_ms=value)
+        frame = Frame(schema, message, request_id=ids["Ping"])
+        assert len(frame.payload) == 11 and frame.payload[-1] == 0x01
+        tests.append(vector(
+            f"frame.valid.ping.ten-byte-varint-{vid}",
+            f"Ping (request id {frame.request_id}) whose client_time_ms is {what}. A tenth byte of 01 carries bit 63 "
+            "and is valid (FRM-27); it is the canonical form, so the bytes re-encode unchanged.",
+            ["FRM-1", "FRM-11", "FRM-27"], ["VarintOverflow", "Boundary"], frame.bytes, "valid", [frame]))
 
     # An enum number the schema does not name: proto3 enums are open.
     payload = bytes([0x08, 0x63]) + build(schema, "JoinChannelResponse", dict(channel_id="lobby-42")).SerializeToString(
@@ -1056,6 +1175,53 @@ def invalid_vectors(schema: Schema) -> list[dict]:
         "ends inside a tag: after field 1 = 2, the byte 0x90 starts a multi-byte tag that never ends.")
     mal("varint-too-long", "LoginResponse", bytes([0x08] + [0xFF] * 10 + [0x01]),
         "has an 11-byte varint for field 1 (ten 0xff bytes then 0x01); a varint is at most 10 bytes.")
+    def overflow(vid, name, payload, what):
+        mal(vid, name, payload, what + " A varint whose tenth byte is above 01 does not fit in 64 bits (FRM-27).",
+            labels=["VarintOverflow"])
+        tests[-1]["requirements"] = ["FRM-11", "FRM-27"]
+
+    overflow("varint-overflow-tenth-byte-7f", "Ping", bytes([0x08] + [0xFF] * 9 + [0x7F]),
+             "sets field 1 (client_time_ms) to a 10-byte varint of nine ff bytes and a tenth byte 7f. Runtimes that "
+             "drop the extra bits read -1.")
+    overflow("varint-overflow-tenth-byte-02", "Ping", bytes([0x08] + [0x80] * 9 + [0x02]),
+             "sets field 1 (client_time_ms) to nine 80 bytes and a tenth byte 02, the value 2^64, the smallest that "
+             "does not fit. Runtimes that drop the extra bits read 0.")
+    overflow("varint-overflow-nested", "SendPeerMessageRequest",
+             bytes([0x0A, 0x03]) + b"bob" + bytes([0x12, 0x0B, 0x08] + [0x81] + [0x80] * 8 + [0x02]),
+             "has a MessageBody (field 2) whose type (inner field 1, an enum) is the 10-byte varint 81, eight 80 bytes, "
+             "02, which overflows inside the nested message.")
+    overflow("varint-overflow-packed", "Hello", bytes([0x0A, 0x0B, 0x01] + [0xFF] * 9 + [0x03]),
+             "has field 1 (versions, packed repeated uint32) holding the element 1 and then the 10-byte varint of "
+             "nine ff bytes and 03.")
+    overflow("varint-overflow-unknown-field", "LoginRequest",
+             bytes([0x0A, 0x01, 0x61, 0xC0, 0x3E] + [0xFF] * 9 + [0x7F]),
+             "has a valid field 1, then unknown field 1000 (c0 3e) as a varint of nine ff bytes and 7f. The rule "
+             "applies to unknown fields too.")
+    overflow("varint-overflow-length-prefix", "LoginRequest",
+             bytes([0x0A, 0x83] + [0x80] * 8 + [0x02]) + b"abc",
+             "has field 1 (app_id) with the 10-byte length prefix 83, eight 80 bytes, 02, followed by 3 bytes. "
+             "Runtimes that drop the extra bits read the length as 3 and the app_id as \"abc\". (A length prefix "
+             "longer than 5 bytes is malformed anyway, FRM-28.)")
+    tests[-1]["requirements"] = ["FRM-11", "FRM-27", "FRM-28"]
+
+    def too_long(vid, payload, what):
+        mal(vid, "LoginRequest", payload, what + " Tags and length prefixes are at most 5 bytes long (FRM-28).",
+            labels=["LongVarint"])
+        tests[-1]["requirements"] = ["FRM-11", "FRM-28"]
+
+    too_long("tag-six-bytes", bytes([0x8A, 0x80, 0x80, 0x80, 0x80, 0x00, 0x03]) + b"abc",
+             "starts with the tag of field 1 (wire type 2, canonically 0a) padded to the 6-byte varint 8a 80 80 80 80 "
+             "00, then a length 3 and \"abc\".")
+    too_long("length-prefix-six-bytes", bytes([0x0A, 0x83, 0x80, 0x80, 0x80, 0x80, 0x00]) + b"abc",
+             "has field 1 (app_id) whose length prefix 3 is padded to the 6-byte varint 83 80 80 80 80 00, followed by "
+             "\"abc\". upb and SwiftProtobuf accept it; protobuf-c rejects it.")
+    too_long("length-prefix-ten-bytes", bytes([0x0A, 0x83] + [0x80] * 8 + [0x00]) + b"abc",
+             "has field 1 (app_id) whose length prefix 3 is padded to the 10-byte varint 83, eight 80 bytes, 00 (within "
+             "64 bits, so only the 5-byte bound applies), followed by \"abc\".")
+    too_long("length-prefix-six-bytes-in-unknown-group", bytes([0x0A, 0x01, 0x61, 0xA3, 0x06, 0x12, 0x83, 0x80, 0x80,
+                                                                0x80, 0x80, 0x00]) + b"abc" + bytes([0xA4, 0x06]),
+             "has a valid field 1, then an unknown group of field 100 holding field 2 with the 6-byte length prefix "
+             "83 80 80 80 80 00 and \"abc\". The bound applies inside unknown fields too.")
     mal("length-past-end", "LoginRequest", bytes([0x0A, 0x10]) + b"ab",
         "declares field 1 (app_id) as 16 bytes long (0a 10) but only 2 bytes follow.")
     mal("nested-length-past-end", "SendPeerMessageRequest", bytes([0x0A, 0x03]) + b"bob" + bytes([0x12, 0x04, 0x12, 0x08]) + b"hi",
@@ -1112,6 +1278,10 @@ def invalid_vectors(schema: Schema) -> list[dict]:
     mal("field-number-too-large", "LoginRequest", bytes([0x80, 0x80, 0x80, 0x80, 0x10, 0x01]),
         "starts with a tag whose field number is 2^29 (tag varint 80 80 80 80 10, tag value 2^32), above the maximum "
         "field number 2^29-1.")
+    mal("field-number-above-32-bit-tag", "LoginRequest", bytes([0x8A, 0x80, 0x80, 0x80, 0x10, 0x03]) + b"abc",
+        "starts with the 5-byte tag 8a 80 80 80 10, whose value 2^32 + 10 does not fit in 32 bits: its field number "
+        "2^29 + 1 is above 2^29-1. A decoder that reads tags as 32-bit values sees field 1 (wire type 2) and app_id "
+        "\"abc\" (protobuf-c does).")
     mal("packed-truncated-element", "Hello", bytes([0x0A, 0x02, 0x01, 0x80]),
         "has field 1 (versions, packed repeated uint32) of 2 bytes whose second element 0x80 is an unfinished varint.")
     depth = 200
@@ -1190,7 +1360,7 @@ def document(kind: str, tests: list[dict]) -> dict:
     }
     return {
         "suite": "herald-frames",
-        "schemaVersion": 1,
+        "schemaVersion": 2,
         "protocolVersion": 1,
         "description": descriptions[kind] + " Generated by Scripts/generate-vectors.sh (Python protobuf, independent of "
         "the Swift implementation); do not edit by hand.",

@@ -98,20 +98,28 @@ class Walker:
     def fail(detail: str):
         raise WireError("malformed-payload", detail)
 
-    def varint(self, data: bytes, pos: int, end: int) -> tuple[int, int]:
+    def varint(self, data: bytes, pos: int, end: int, limit: int = 10, what: str = "varint") -> tuple[int, int]:
+        """Reads a varint of at most `limit` bytes: 10 for values, 5 for tags and length prefixes (FRM-28)."""
         value = 0
         for i in range(10):
             if pos >= end:
-                self.fail("truncated varint")
+                self.fail(f"truncated {what}")
+            if i == limit:
+                self.fail(f"{what} longer than {limit} bytes (FRM-28)")
             byte = data[pos]
             pos += 1
             value |= (byte & 0x7F) << (7 * i)
+            if i == 9 and byte > 0x01:
+                self.fail("10-byte varint whose tenth byte is above 01 (more than 64 bits, FRM-27)")
             if not byte & 0x80:
                 return value, pos
         self.fail("varint longer than 10 bytes")
 
+    def tag(self, data: bytes, pos: int, end: int) -> tuple[int, int]:
+        return self.varint(data, pos, end, limit=5, what="tag")
+
     def length(self, data: bytes, pos: int, end: int) -> tuple[int, int]:
-        n, pos = self.varint(data, pos, end)
+        n, pos = self.varint(data, pos, end, limit=5, what="length prefix")
         if n > end - pos:
             self.fail(f"length-delimited field of {n} bytes with {end - pos} left")
         return pos + n, pos
@@ -119,7 +127,7 @@ class Walker:
     def message(self, data: bytes, pos: int, end: int, descriptor, depth: int, group: int | None = None) -> int:
         """Walks fields from pos to end; for a group, stops after the matching end-group tag. Returns the end."""
         while pos < end:
-            tag, pos = self.varint(data, pos, end)
+            tag, pos = self.tag(data, pos, end)
             if tag > 0xFFFFFFFF:
                 self.fail("tag wider than 32 bits")
             number, wire = tag >> 3, tag & 7
@@ -312,10 +320,16 @@ def compare_frames(proto: Protocol, vid: str, got: list, expected: list, problem
             problems.append(f"{where}: decoded payload differs from the JSON payload")
 
 
-def encode(frames: list) -> bytes:
+def encode(frames: list, keep_unknown: bool = True) -> bytes:
+    """Re-encodes decoded frames: header with the new length + canonical payload, with or without unknown fields."""
     out = bytearray()
     for f in frames:
-        payload = f["message"].SerializeToString(deterministic=True)
+        message = f["message"]
+        if not keep_unknown:
+            message = type(message)()
+            message.CopyFrom(f["message"])
+            message.DiscardUnknownFields()
+        payload = message.SerializeToString(deterministic=True)
         out += struct.pack(">2sBBHII", b"HR", f["version"], f["flags"], f["opcode"], f["requestId"], len(payload))
         out += payload
     return bytes(out)
@@ -323,6 +337,8 @@ def encode(frames: list) -> bytes:
 
 def verify_document(proto: Protocol, path: Path, doc: dict, problems: list, notes: list) -> None:
     name = path.name
+    if doc.get("schemaVersion") != 2:
+        problems.append(f"{name}: schemaVersion is {doc.get('schemaVersion')}, this verifier reads 2")
     tests = doc.get("tests", [])
     if doc.get("numberOfTests") != len(tests):
         problems.append(f"{name}: numberOfTests is {doc.get('numberOfTests')}, file has {len(tests)} tests")
@@ -361,9 +377,21 @@ def verify_document(proto: Protocol, path: Path, doc: dict, problems: list, note
             if "error" in test:
                 problems.append(f"{vid}: a valid vector must not name an error")
             compare_frames(proto, vid, reference_frames, test["frames"], problems)
-            if encode(reference_frames) != data:
-                problems.append(f"{vid}: re-encoding the decoded frames does not give the vector's bytes")
+            canonical = bytes.fromhex(test.get("canonicalHex", test["hex"]))
+            known = bytes.fromhex(test.get("knownFieldsHex", test.get("canonicalHex", test["hex"])))
+            if encode(reference_frames) != canonical:
+                problems.append(f"{vid}: re-encoding the decoded frames (unknown fields kept) does not give "
+                                f"{'canonicalHex' if 'canonicalHex' in test else 'hex'}")
+            if encode(reference_frames, keep_unknown=False) != known:
+                problems.append(f"{vid}: re-encoding the decoded frames without unknown fields does not give "
+                                f"{'knownFieldsHex' if 'knownFieldsHex' in test else 'canonicalHex or hex'}")
+            if "canonicalHex" in test and test["canonicalHex"] == test["hex"]:
+                problems.append(f"{vid}: canonicalHex equals hex; it must be absent then")
+            if "knownFieldsHex" in test and test["knownFieldsHex"] == test.get("canonicalHex", test["hex"]):
+                problems.append(f"{vid}: knownFieldsHex equals the re-encoding with unknown fields; it must be absent then")
         else:
+            if "canonicalHex" in test or "knownFieldsHex" in test:
+                problems.append(f"{vid}: only valid vectors carry canonicalHex or knownFieldsHex")
             if test.get("error") not in ERRORS:
                 problems.append(f"{vid}: error {test.get('error')!r} is not one of the 12 identifiers")
             if reference_error != test.get("error"):

@@ -7,9 +7,13 @@ public struct FrameVectorFile: Codable, Hashable, Sendable {
     /// The suite name every frame-vector file carries.
     public static let suiteName = "herald-frames"
 
+    /// The file-format version this package reads and writes: 2 added ``FrameVector/canonicalHex`` and
+    /// ``FrameVector/knownFieldsHex``.
+    public static let currentSchemaVersion = 2
+
     /// Always ``suiteName``.
     public var suite: String
-    /// The version of the file format (1).
+    /// The version of the file format (``FrameVectorFile/currentSchemaVersion``).
     public var schemaVersion: Int
     /// The Herald protocol version the vectors are for (1).
     public var protocolVersion: Int
@@ -25,7 +29,7 @@ public struct FrameVectorFile: Codable, Hashable, Sendable {
     /// Creates a file.
     public init(
         suite: String = FrameVectorFile.suiteName,
-        schemaVersion: Int = 1,
+        schemaVersion: Int = FrameVectorFile.currentSchemaVersion,
         protocolVersion: Int = 1,
         description: String? = nil,
         numberOfTests: Int,
@@ -74,6 +78,12 @@ public struct FrameVector: Codable, Hashable, Sendable {
     public var transport: Transport?
     /// The whole input, lowercase hex.
     public var hex: String
+    /// Valid vectors only: what re-encoding the decoded frames gives for a decoder that keeps unknown fields,
+    /// when that differs from ``hex`` (the input is valid but not canonical, FRM-24); `nil` means ``hex``.
+    public var canonicalHex: String?
+    /// Valid vectors only: what re-encoding gives for a decoder that drops unknown fields (FRM-12 allows it),
+    /// when that differs from the keep-unknown re-encoding; `nil` means ``canonicalHex``, else ``hex``.
+    public var knownFieldsHex: String?
     /// The verdict.
     public var result: Verdict
     /// For invalid vectors: the wire error identifier (e.g. `bad-magic`).
@@ -90,6 +100,8 @@ public struct FrameVector: Codable, Hashable, Sendable {
         maxPayloadLength: Int? = nil,
         transport: Transport? = nil,
         hex: String,
+        canonicalHex: String? = nil,
+        knownFieldsHex: String? = nil,
         result: Verdict,
         error: String? = nil,
         frames: [ExpectedFrame]
@@ -101,6 +113,8 @@ public struct FrameVector: Codable, Hashable, Sendable {
         self.maxPayloadLength = maxPayloadLength
         self.transport = transport
         self.hex = hex
+        self.canonicalHex = canonicalHex
+        self.knownFieldsHex = knownFieldsHex
         self.result = result
         self.error = error
         self.frames = frames
@@ -109,6 +123,17 @@ public struct FrameVector: Codable, Hashable, Sendable {
     /// ``maxPayloadLength`` or the protocol default 65536.
     public var effectiveMaximumPayloadLength: Int {
         self.maxPayloadLength ?? 65_536
+    }
+
+    /// The expected re-encoding for a decoder that keeps unknown fields: ``canonicalHex`` or ``hex``.
+    public var expectedReencodingHex: String {
+        self.canonicalHex ?? self.hex
+    }
+
+    /// The expected re-encoding for a decoder that drops unknown fields: ``knownFieldsHex``, else
+    /// ``expectedReencodingHex``.
+    public var expectedKnownFieldsReencodingHex: String {
+        self.knownFieldsHex ?? self.expectedReencodingHex
     }
 
     /// ``transport`` or ``Transport/stream``.

@@ -63,8 +63,8 @@ public enum FrameVectorLoader {
     /// `suite` is `herald-frames`; files of other suites are ignored.
     ///
     /// File-level problems are collected, not thrown: the file's `numberOfTests` must equal its number of tests,
-    /// `schemaVersion` and `protocolVersion` must be 1, every label a vector uses must be defined in the file, and
-    /// ids must be unique across all files.
+    /// `schemaVersion` must be ``FrameVectorFile/currentSchemaVersion`` and `protocolVersion` 1, every label a
+    /// vector uses must be defined in the file, and ids must be unique across all files.
     ///
     /// - Throws: ``LoadError`` if `directory` does not exist or is not a directory.
     public static func load(directory: URL) throws(LoadError) -> FrameVectorCollection {
@@ -136,7 +136,11 @@ public enum FrameVectorLoader {
         if file.numberOfTests != file.tests.count {
             messages.append("numberOfTests is \(file.numberOfTests) but the file has \(file.tests.count) tests")
         }
-        if file.schemaVersion != 1 { messages.append("schemaVersion is \(file.schemaVersion), expected 1") }
+        if file.schemaVersion != FrameVectorFile.currentSchemaVersion {
+            messages.append(
+                "schemaVersion is \(file.schemaVersion), this reader reads \(FrameVectorFile.currentSchemaVersion)"
+            )
+        }
         if file.protocolVersion != 1 { messages.append("protocolVersion is \(file.protocolVersion), expected 1") }
         let defined = Set((file.labels ?? [:]).keys)
         for vector in file.tests {

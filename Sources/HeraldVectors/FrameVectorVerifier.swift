@@ -42,8 +42,11 @@ public struct FrameVectorObservation: Sendable {
 /// The bytes are fed through ``HeraldWire/HeraldFrameReader`` (transport `stream`) or
 /// ``HeraldWire/HeraldWire/decodeSingleFrame(_:maximumPayloadLength:)-(ByteBuffer,_)`` (transport `message`), and
 /// each frame's payload is decoded in order; the first failure is the result. A valid vector must decode without
-/// failure into exactly its `frames`, and re-encoding the decoded messages must give exactly its `hex`. An invalid
-/// vector must fail with its `error`, after exactly its `frames`.
+/// failure into exactly its `frames`, and re-encoding the decoded messages must give exactly the bytes the vector
+/// expects. `HeraldWire` keeps unknown fields, so the messages as decoded must re-encode to `canonicalHex` (or `hex`);
+/// the payloads are also decoded a second time with unknown fields discarded, and those must re-encode to
+/// `knownFieldsHex` (else `canonicalHex`, else `hex`), so both kinds of decoder that FRM-12 allows are checked. An
+/// invalid vector must fail with its `error`, after exactly its `frames`.
 public enum FrameVectorVerifier {
     /// How the input bytes are handed to the stream decoder (the result must not depend on it, FRM-17).
     public enum Feeding: Hashable, Sendable, CustomStringConvertible {
@@ -191,7 +194,7 @@ public enum FrameVectorVerifier {
         if let difference = self.compare(expected: vector.frames, actual: observation.frames) {
             return difference + context
         }
-        if vector.result == .valid, let difference = self.compareReencoding(observation.frames, to: bytes, vector) {
+        if vector.result == .valid, let difference = self.compareReencodings(observation.frames, vector) {
             return difference
         }
         return nil
@@ -216,6 +219,18 @@ public enum FrameVectorVerifier {
                 let known = WireError.Code.allCodes.map(\.description).joined(separator: ", ")
                 return "error \"\(error)\" is not a wire error identifier (\(known))"
             }
+        }
+        if vector.result == .invalid, vector.canonicalHex != nil || vector.knownFieldsHex != nil {
+            return "only valid vectors carry canonicalHex or knownFieldsHex"
+        }
+        if let canonical = vector.canonicalHex, canonical == vector.hex {
+            return "canonicalHex equals hex; it must be absent then"
+        }
+        if let known = vector.knownFieldsHex, known == vector.expectedReencodingHex {
+            return "knownFieldsHex equals the keep-unknown re-encoding; it must be absent then"
+        }
+        for hex in [vector.canonicalHex, vector.knownFieldsHex].compactMap(\.self) where hex != hex.lowercased() {
+            return "canonicalHex and knownFieldsHex must be lowercase"
         }
         for (index, frame) in vector.frames.enumerated() where frame.payloadHex != frame.payloadHex.lowercased() {
             return "frame \(index): payloadHex must be lowercase"
@@ -272,32 +287,61 @@ public enum FrameVectorVerifier {
         return "payload expected \(expectedJSON), got \(actualJSON)"
     }
 
-    /// Re-encodes the decoded messages into frames and compares with the input (canonical encoding, FRM-18).
-    private static func compareReencoding(
+    /// Re-encodes the decoded frames twice (FRM-18), keeping and dropping unknown fields, and compares each with
+    /// the re-encoding the vector expects for that kind of decoder.
+    private static func compareReencodings(
         _ frames: [FrameVectorObservation.DecodedFrame],
-        to bytes: [UInt8],
         _ vector: FrameVector
     ) -> String? {
+        let kept = self.reencode(frames, vector) { $0.message }
+        if let difference = self.compareHex(kept, expected: vector.expectedReencodingHex) {
+            let name = vector.canonicalHex == nil ? "hex" : "canonicalHex"
+            return "re-encoding the decoded messages (unknown fields kept) does not give \(name): \(difference)"
+        }
+        let dropped = self.reencode(frames, vector) { decoded throws(WireError) in
+            try decoded.frame.decodeMessage(discardingUnknownFields: true)
+        }
+        if let difference = self.compareHex(dropped, expected: vector.expectedKnownFieldsReencodingHex) {
+            let name =
+                vector.knownFieldsHex == nil ? (vector.canonicalHex == nil ? "hex" : "canonicalHex") : "knownFieldsHex"
+            return "re-encoding the decoded messages without unknown fields does not give \(name): \(difference)"
+        }
+        return nil
+    }
+
+    /// The frames re-encoded with the messages `message` picks; an error message if encoding fails.
+    private static func reencode(
+        _ frames: [FrameVectorObservation.DecodedFrame],
+        _ vector: FrameVector,
+        message: (FrameVectorObservation.DecodedFrame) throws(WireError) -> any SwiftProtobuf.Message
+    ) -> Result<[UInt8], WireError> {
         var encoded: [UInt8] = []
-        for (index, decoded) in frames.enumerated() {
-            do {
+        do throws(WireError) {
+            for decoded in frames {
                 let frame = try HeraldFrame(
                     opcode: decoded.frame.opcode,
                     requestID: decoded.frame.requestID,
                     flags: decoded.frame.flags,
-                    message: decoded.message
+                    message: try message(decoded)
                 )
                 encoded += try frame.encodedBytes(maximumPayloadLength: vector.effectiveMaximumPayloadLength)
-            } catch {
-                return "re-encoding frame \(index) failed: \(error.code): \(error.message)"
             }
+        } catch {
+            return .failure(error)
         }
-        guard encoded != bytes else { return nil }
-        let difference = Self.firstDifference(
-            expected: Array(Hex.encode(bytes).utf8),
-            actual: Array(Hex.encode(encoded).utf8)
-        )
-        return "re-encoding the decoded messages does not reproduce hex (non-canonical input?): \(difference)"
+        return .success(encoded)
+    }
+
+    /// `nil` if `result` holds exactly the bytes of `expected`; otherwise where they differ.
+    private static func compareHex(_ result: Result<[UInt8], WireError>, expected: String) -> String? {
+        switch result {
+        case .failure(let error):
+            return "encoding failed: \(error.code): \(error.message)"
+        case .success(let bytes):
+            let actual = Hex.encode(bytes)
+            guard actual != expected else { return nil }
+            return Self.firstDifference(expected: Array(expected.utf8), actual: Array(actual.utf8))
+        }
     }
 
     /// Describes where two hex strings first differ, in bytes, with a little context.

@@ -129,7 +129,8 @@ public struct HeraldFrame: Hashable, Sendable {
     ///
     /// Decoding uses `BinaryDecodingOptions` with a message depth limit of 100 and keeps unknown fields.
     /// A known field sent with the wrong wire type is rejected, although SwiftProtobuf alone would keep it
-    /// as an unknown field.
+    /// as an unknown field; so are a 10-byte varint that does not fit in 64 bits (FRM-27), which SwiftProtobuf
+    /// alone would truncate, and a length prefix longer than 5 bytes (FRM-28), which it would accept.
     ///
     /// - Returns: The message, for example a `Herald_V1_LoginRequest`.
     /// - Throws: ``WireError`` with ``WireError/Code/malformedPayload`` (the SwiftProtobuf error is the
@@ -140,6 +141,24 @@ public struct HeraldFrame: Hashable, Sendable {
             throw WireError(.unknownOpcode, "opcode \(self.opcode) is not in the v1 opcode table")
         }
         return try PayloadDecoding.decode(info.messageType, from: self.payload)
+    }
+
+    /// Decodes the payload as the opcode's message type, optionally dropping unknown fields.
+    ///
+    /// The payload is checked exactly as ``decodeMessage()`` checks it; FRM-12 then lets a receiver either keep
+    /// the well-formed unknown fields or drop them. A message decoded with `discardingUnknownFields: true`
+    /// re-encodes without them, at every depth.
+    ///
+    /// - Parameter discardingUnknownFields: `true` to drop unknown fields, `false` to keep them (the same as
+    ///   ``decodeMessage()``).
+    /// - Returns: The message.
+    /// - Throws: ``WireError`` as ``decodeMessage()`` does.
+    public func decodeMessage(discardingUnknownFields: Bool) throws(WireError) -> any SwiftProtobuf.Message {
+        guard discardingUnknownFields else { return try self.decodeMessage() }
+        guard let info = self.opcodeInfo else {
+            throw WireError(.unknownOpcode, "opcode \(self.opcode) is not in the v1 opcode table")
+        }
+        return try PayloadDecoding.decodeDiscardingUnknownFields(info.messageType, from: self.payload)
     }
 
     /// Decodes the payload as `type`, which must be the opcode's message type.

@@ -47,7 +47,41 @@ enum PayloadDecoding {
         } catch {
             throw WireError(.malformedPayload, "payload of \(M.protoMessageName) failed validation", cause: error)
         }
+        let violation = payload.withUnsafeReadableBytes { bytes -> VarintBoundsCheck.Violation? in
+            guard VarintBoundsCheck.mayHoldLongVarint(bytes) else { return nil }
+            do throws(VarintBoundsCheck.Violation) {
+                try VarintBoundsCheck.check(bytes, of: message)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let violation {
+            throw WireError(.malformedPayload, "payload of \(M.protoMessageName): \(violation)", cause: violation)
+        }
         return message
+    }
+
+    /// Decodes `payload` as `type` with every rule of ``decodeTyped(_:from:)``, then returns it without its
+    /// unknown fields (at any depth), as a receiver that drops them (FRM-12 allows it) would hold it.
+    static func decodeDiscardingUnknownFields(
+        _ type: any SwiftProtobuf.Message.Type,
+        from payload: ByteBuffer
+    ) throws(WireError) -> any SwiftProtobuf.Message {
+        // The checks need the unknown fields (a known field with the wrong wire type lands there), so the payload
+        // is validated as usual first and parsed again without them.
+        _ = try self.decodeTyped(type, from: payload)
+        var options = Self.options
+        options.discardUnknownFields = true
+        do {
+            return try type.init(serializedBytes: payload.readableBytesSpan, options: options)
+        } catch {
+            throw WireError(
+                .malformedPayload,
+                "payload is not a valid \(type.protoMessageName): \(error)",
+                cause: error
+            )
+        }
     }
 
     /// Decodes `payload` as the existential `type`.

@@ -108,7 +108,12 @@ static int next_frame(conn *c, herald_frame *f, int timeout_ms)
 {
     for (;;) {
         if (herald_decoder_pop(&c->dec, f)) return 1;
-        if (c->dec.error != HERALD_OK) die("%s: framing error %s", c->name, herald_error_name(c->dec.error));
+        if (c->dec.error != HERALD_OK) {
+            char why[HERALD_DETAIL_SIZE + 64];
+            snprintf(why, sizeof why, "%s%s%s", herald_error_name(c->dec.error), c->dec.detail[0] ? ": " : "",
+                     c->dec.detail);
+            die("%s: framing error %s", c->name, why);
+        }
         struct pollfd pfd = {c->fd, POLLIN, 0};
         int r = poll(&pfd, 1, timeout_ms);
         if (r < 0 && errno == EINTR) continue;

@@ -4,6 +4,8 @@
  */
 #include "herald_frame.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,17 +191,61 @@ static int utf8_valid(const uint8_t *s, size_t n)
     return 1;
 }
 
-/* A varint of at most 10 bytes that ends inside [pos, len). */
+/*
+ * Varint readers. read_varint returns 0, or one of these; the walker turns
+ * them into a detail string.
+ */
+enum {
+    VARINT_PAST_END = -1, /* the payload (or enclosing sub-message) ends inside it */
+    VARINT_OVER_64 = -2,  /* FRM-27: 10 bytes, tenth byte above 0x01 */
+    VARINT_OVER_5 = -3    /* FRM-28: a tag or length prefix longer than 5 bytes */
+};
+
+/*
+ * A varint of at most 10 bytes that ends inside [pos, len) and fits in 64
+ * bits. Every varint that is a value (field value, packed element, unknown
+ * varint field, inside groups, at any depth) is read here, so this is where
+ * 3.7's 10-byte limit and FRM-27 are enforced.
+ */
 static int read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
 {
     uint64_t v = 0;
     for (unsigned i = 0; i < 10; i++) {
-        if (*pos >= len) return -1;
+        if (*pos >= len) return VARINT_PAST_END;
+        uint8_t b = p[(*pos)++];
+        /* FRM-27: the tenth byte holds bit 63 only; 0x00 and 0x01 are valid,
+         * anything above (extra bits, or a continuation bit, which would make
+         * the varint longer than 10 bytes) is malformed. */
+        if (i == 9 && b > 0x01u) return VARINT_OVER_64;
+        v |= (uint64_t)(b & 0x7Fu) << (7 * i);
+        if ((b & 0x80u) == 0) { *out = v; return 0; }
+    }
+    return VARINT_OVER_64; /* not reached: the tenth byte either ends the varint or fails above */
+}
+
+/* FRM-28: the longest encoding of a tag or a length prefix. */
+#define HERALD_MAX_TAG_OR_LENGTH_BYTES 5u
+
+/*
+ * A tag or a length prefix (FRM-28): a varint of at most 5 bytes that ends
+ * inside [pos, len). Padding up to 5 bytes is valid (FRM-24); a fifth byte with
+ * its continuation bit set means the varint is at least 6 bytes long, which is
+ * malformed whatever follows (also when the payload ends there). The value of
+ * a 5-byte varint can reach 2^35 - 1: the callers' own checks (field number
+ * at most 2^29 - 1, length within the enclosing bytes) bound it further.
+ * Every tag and length prefix the walker reads, at any depth, in known and
+ * unknown fields and inside unknown groups, goes through here.
+ */
+static int read_tag_or_length(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < HERALD_MAX_TAG_OR_LENGTH_BYTES; i++) {
+        if (*pos >= len) return VARINT_PAST_END;
         uint8_t b = p[(*pos)++];
         v |= (uint64_t)(b & 0x7Fu) << (7 * i);
         if ((b & 0x80u) == 0) { *out = v; return 0; }
     }
-    return -1; /* longer than 10 bytes */
+    return VARINT_OVER_5;
 }
 
 /* Wire types of the protobuf binary format. */
@@ -223,15 +269,63 @@ static int scalar_wire_type(ProtobufCType t)
     return -1;
 }
 
-/* Body of a packed repeated numeric field: whole elements only. */
-static int check_packed(int elem_wt, const uint8_t *p, size_t len)
+/* Where the walker is, for the detail string of the first failure. */
+typedef struct {
+    char *detail; /* may be NULL */
+    size_t cap;
+} walk_report;
+
+static int malformed(walk_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int malformed(walk_report *r, const char *fmt, ...)
 {
-    if (elem_wt == WT_I64) return (len % 8 == 0) ? 0 : -1;
-    if (elem_wt == WT_I32) return (len % 4 == 0) ? 0 : -1;
+    if (r != NULL && r->detail != NULL && r->cap > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->detail, r->cap, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* The detail for a failed varint read; what names it ("tag", "length prefix
+ * of field 3", "value of field 2"), off is its offset in the payload. */
+static int varint_failure(walk_report *r, int rc, const char *what, size_t off)
+{
+    switch (rc) {
+    case VARINT_PAST_END:
+        return malformed(r, "%s at payload offset %zu runs past the end of its enclosing bytes", what, off);
+    case VARINT_OVER_64:
+        return malformed(r, "%s at payload offset %zu is a 10-byte varint whose tenth byte is above 0x01 (FRM-27)",
+                         what, off);
+    case VARINT_OVER_5:
+        return malformed(r, "%s at payload offset %zu is longer than %u bytes (FRM-28)", what, off,
+                         HERALD_MAX_TAG_OR_LENGTH_BYTES);
+    }
+    return malformed(r, "%s at payload offset %zu: unreadable varint", what, off);
+}
+
+/* Body of a packed repeated numeric field: whole elements only. Its
+ * elements are values, so they may be up to 10 bytes (FRM-27 applies). */
+static int check_packed(walk_report *r, uint64_t number, int elem_wt, const uint8_t *p, size_t len, size_t base)
+{
+    if (elem_wt == WT_I64 && len % 8 != 0)
+        return malformed(r, "packed field %llu at payload offset %zu: %zu bytes is not a whole number of 8-byte elements",
+                         (unsigned long long)number, base, len);
+    if (elem_wt == WT_I32 && len % 4 != 0)
+        return malformed(r, "packed field %llu at payload offset %zu: %zu bytes is not a whole number of 4-byte elements",
+                         (unsigned long long)number, base, len);
+    if (elem_wt != WT_VARINT) return 0;
     size_t pos = 0;
     uint64_t v;
-    while (pos < len)
-        if (read_varint(p, len, &pos, &v) != 0) return -1;
+    while (pos < len) {
+        size_t at = pos;
+        int rc = read_varint(p, len, &pos, &v);
+        if (rc != 0) {
+            char what[64];
+            snprintf(what, sizeof what, "element of packed field %llu", (unsigned long long)number);
+            return varint_failure(r, rc, what, base + at);
+        }
+    }
     return 0;
 }
 
@@ -240,18 +334,29 @@ static int check_packed(int elem_wt, const uint8_t *p, size_t len)
  * unknown group: every field is unknown). group is 0 for a message body, or
  * the field number of the open group whose end-group tag closes this level.
  * depth counts enclosing sub-messages and groups (top-level message = 0).
+ * base is the payload offset of p[0], for the detail string.
  */
-static int walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len, size_t *pos, int depth,
-                uint32_t group)
+static int walk(walk_report *r, const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len, size_t *pos,
+                int depth, uint32_t group, size_t base)
 {
     while (*pos < len) {
+        size_t at = *pos;
         uint64_t tag;
-        if (read_varint(p, len, pos, &tag) != 0) return -1;
+        int rc = read_tag_or_length(p, len, pos, &tag); /* FRM-28 */
+        if (rc != 0) return varint_failure(r, rc, "tag", base + at);
         uint64_t number = tag >> 3;
         int wt = (int)(tag & 7u);
-        if (number == 0 || number > 0x1FFFFFFFu) return -1; /* field number 0 / out of range */
-        if (wt == 6 || wt == 7) return -1;
-        if (wt == WT_EGROUP) return (group != 0 && number == group) ? 0 : -1; /* unmatched end-group */
+        if (number == 0 || number > 0x1FFFFFFFu)
+            return malformed(r, "tag at payload offset %zu has field number %llu, outside 1..2^29-1", base + at,
+                             (unsigned long long)number);
+        if (wt == 6 || wt == 7)
+            return malformed(r, "tag at payload offset %zu (field %llu) has wire type %d", base + at,
+                             (unsigned long long)number, wt);
+        if (wt == WT_EGROUP) {
+            if (group != 0 && number == group) return 0;
+            return malformed(r, "end-group tag of field %llu at payload offset %zu has no matching start-group tag",
+                             (unsigned long long)number, base + at);
+        }
 
         const ProtobufCFieldDescriptor *fd =
             desc ? protobuf_c_message_descriptor_get_field(desc, (unsigned)number) : NULL;
@@ -260,55 +365,83 @@ static int walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t
              * numeric fields may also come packed (wire type 2). */
             int want = scalar_wire_type(fd->type);
             int packable = fd->label == PROTOBUF_C_LABEL_REPEATED && want != WT_LEN;
-            if (wt != want && !(packable && wt == WT_LEN)) return -1;
+            if (wt != want && !(packable && wt == WT_LEN))
+                return malformed(r, "field %llu (%s.%s) at payload offset %zu has wire type %d, the schema allows %d%s",
+                                 (unsigned long long)number, desc->name, fd->name, base + at, wt, want,
+                                 packable ? " or 2 (packed)" : "");
         }
 
+        char what[96];
         uint64_t v;
+        size_t vat = *pos;
         switch (wt) {
         case WT_VARINT:
-            if (read_varint(p, len, pos, &v) != 0) return -1;
+            rc = read_varint(p, len, pos, &v);
+            if (rc != 0) {
+                snprintf(what, sizeof what, "value of field %llu", (unsigned long long)number);
+                return varint_failure(r, rc, what, base + vat);
+            }
             break;
         case WT_I64:
-            if (len - *pos < 8) return -1;
-            *pos += 8;
+        case WT_I32: {
+            size_t width = wt == WT_I64 ? 8 : 4;
+            if (len - *pos < width)
+                return malformed(r, "%zu-byte value of field %llu at payload offset %zu runs past the end", width,
+                                 (unsigned long long)number, base + vat);
+            *pos += width;
             break;
-        case WT_I32:
-            if (len - *pos < 4) return -1;
-            *pos += 4;
-            break;
+        }
         case WT_LEN: {
-            if (read_varint(p, len, pos, &v) != 0) return -1;
-            if (v > len - *pos) return -1;
+            rc = read_tag_or_length(p, len, pos, &v); /* FRM-28 */
+            if (rc != 0) {
+                snprintf(what, sizeof what, "length prefix of %sfield %llu", fd ? "" : "unknown ",
+                         (unsigned long long)number);
+                return varint_failure(r, rc, what, base + vat);
+            }
+            if (v > len - *pos)
+                return malformed(r, "length %llu of field %llu at payload offset %zu runs past the end (%zu bytes left)",
+                                 (unsigned long long)v, (unsigned long long)number, base + vat, len - *pos);
             const uint8_t *body = p + *pos;
-            size_t blen = (size_t)v;
+            size_t blen = (size_t)v, bbase = base + *pos;
             *pos += blen;
-            if (fd == NULL) break; /* unknown: opaque bytes */
+            if (fd == NULL) break; /* unknown: opaque bytes (FRM-27) */
             if (fd->type == PROTOBUF_C_TYPE_STRING) {
-                if (!utf8_valid(body, blen)) return -1;
+                if (!utf8_valid(body, blen))
+                    return malformed(r, "string field %llu (%s.%s) at payload offset %zu is not valid UTF-8",
+                                     (unsigned long long)number, desc->name, fd->name, bbase);
             } else if (fd->type == PROTOBUF_C_TYPE_MESSAGE) {
-                if (depth + 1 > HERALD_MAX_NESTING) return -1;
+                if (depth + 1 > HERALD_MAX_NESTING)
+                    return malformed(r, "sub-message at payload offset %zu is nested more than %d levels deep", bbase,
+                                     HERALD_MAX_NESTING);
                 size_t sub = 0;
-                if (walk(fd->descriptor, body, blen, &sub, depth + 1, 0) != 0) return -1;
+                if (walk(r, fd->descriptor, body, blen, &sub, depth + 1, 0, bbase) != 0) return -1;
             } else if (fd->type != PROTOBUF_C_TYPE_BYTES) {
-                if (check_packed(scalar_wire_type(fd->type), body, blen) != 0) return -1;
+                if (check_packed(r, number, scalar_wire_type(fd->type), body, blen, bbase) != 0) return -1;
             }
             break;
         }
         case WT_SGROUP:
             /* Only unknown fields can be groups (proto3 has none); the group's
              * contents are walked without schema until its end-group tag. */
-            if (depth + 1 > HERALD_MAX_NESTING) return -1;
-            if (walk(NULL, p, len, pos, depth + 1, (uint32_t)number) != 0) return -1;
+            if (depth + 1 > HERALD_MAX_NESTING)
+                return malformed(r, "group of field %llu at payload offset %zu is nested more than %d levels deep",
+                                 (unsigned long long)number, base + at, HERALD_MAX_NESTING);
+            if (walk(r, NULL, p, len, pos, depth + 1, (uint32_t)number, base) != 0) return -1;
             break;
         }
     }
-    return group == 0 ? 0 : -1; /* a group not closed before the end */
+    if (group != 0)
+        return malformed(r, "group of field %u is not closed before the end of its enclosing message", group);
+    return 0;
 }
 
-int herald_check_payload(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len)
+int herald_check_payload(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len, char *detail,
+                         size_t detail_cap)
 {
+    walk_report r = {detail, detail_cap};
+    if (detail != NULL && detail_cap > 0) detail[0] = '\0';
     size_t pos = 0;
-    return walk(desc, data, len, &pos, 0, 0);
+    return walk(&r, desc, data, len, &pos, 0, 0, 0);
 }
 
 /*
@@ -337,18 +470,18 @@ static size_t strip_groups(const ProtobufCMessageDescriptor *desc, const uint8_t
     while (pos < len) {
         size_t start = pos;
         uint64_t tag = 0, v = 0;
-        read_varint(p, len, &pos, &tag); /* already validated by walk() */
+        read_tag_or_length(p, len, &pos, &tag); /* already validated by walk() */
         int wt = (int)(tag & 7u);
         const ProtobufCFieldDescriptor *fd =
             desc ? protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3)) : NULL;
         if (wt == WT_SGROUP) { /* skip to the matching end-group tag */
             size_t sub = pos;
-            walk(NULL, p, len, &sub, 0, (uint32_t)(tag >> 3));
+            walk(NULL, NULL, p, len, &sub, 0, (uint32_t)(tag >> 3), 0);
             pos = sub;
             continue;
         }
         if (wt == WT_LEN && fd != NULL && fd->type == PROTOBUF_C_TYPE_MESSAGE) {
-            read_varint(p, len, &pos, &v);
+            read_tag_or_length(p, len, &pos, &v);
             uint8_t *tmp = malloc(v ? (size_t)v : 1);
             if (tmp == NULL) abort();
             size_t n = strip_groups(fd->descriptor, p + pos, (size_t)v, tmp);
@@ -364,7 +497,7 @@ static size_t strip_groups(const ProtobufCMessageDescriptor *desc, const uint8_t
         case WT_VARINT: read_varint(p, len, &pos, &v); break;
         case WT_I64: pos += 8; break;
         case WT_I32: pos += 4; break;
-        case WT_LEN: read_varint(p, len, &pos, &v); pos += (size_t)v; break;
+        case WT_LEN: read_tag_or_length(p, len, &pos, &v); pos += (size_t)v; break;
         }
         memcpy(out + o, p + start, pos - start); /* any other field: verbatim */
         o += pos - start;
@@ -379,7 +512,7 @@ static int has_groups(const ProtobufCMessageDescriptor *desc, const uint8_t *p, 
     size_t pos = 0;
     while (pos < len) {
         uint64_t tag = 0, v = 0;
-        read_varint(p, len, &pos, &tag);
+        read_tag_or_length(p, len, &pos, &tag);
         int wt = (int)(tag & 7u);
         if (wt == WT_SGROUP) return 1;
         const ProtobufCFieldDescriptor *fd =
@@ -389,7 +522,7 @@ static int has_groups(const ProtobufCMessageDescriptor *desc, const uint8_t *p, 
         case WT_I64: pos += 8; break;
         case WT_I32: pos += 4; break;
         case WT_LEN:
-            read_varint(p, len, &pos, &v);
+            read_tag_or_length(p, len, &pos, &v);
             if (fd != NULL && fd->type == PROTOBUF_C_TYPE_MESSAGE && has_groups(fd->descriptor, p + pos, (size_t)v))
                 return 1;
             pos += (size_t)v;
@@ -401,17 +534,22 @@ static int has_groups(const ProtobufCMessageDescriptor *desc, const uint8_t *p, 
 
 /* ---------------------------------------------------------------- payload */
 
-herald_error herald_decode_payload(uint16_t opcode, const uint8_t *data, size_t len, ProtobufCMessage **out)
+herald_error herald_decode_payload(uint16_t opcode, const uint8_t *data, size_t len, ProtobufCMessage **out,
+                                   int *groups_dropped, char *detail, size_t detail_cap)
 {
     static const uint8_t empty[1] = {0};
     const ProtobufCMessageDescriptor *desc = herald_opcode_payload_type(opcode, NULL);
     *out = NULL;
+    if (groups_dropped != NULL) *groups_dropped = 0;
+    if (detail != NULL && detail_cap > 0) detail[0] = '\0';
     if (desc == NULL) return HERALD_ERR_UNKNOWN_OPCODE;
     if (len == 0) data = empty;
     /* FRM-11: our strict check first, then protobuf-c's own parser. */
-    if (herald_check_payload(desc, data, len) != 0) return HERALD_ERR_MALFORMED_PAYLOAD;
+    if (herald_check_payload(desc, data, len, detail, detail_cap) != 0) return HERALD_ERR_MALFORMED_PAYLOAD;
     ProtobufCMessage *m;
-    if (has_groups(desc, data, len)) {
+    int stripped = has_groups(desc, data, len);
+    if (stripped) {
+        if (groups_dropped != NULL) *groups_dropped = 1;
         uint8_t *copy = malloc(len);
         if (copy == NULL) abort();
         size_t n = strip_groups(desc, data, len, copy);
@@ -420,9 +558,48 @@ herald_error herald_decode_payload(uint16_t opcode, const uint8_t *data, size_t 
     } else {
         m = protobuf_c_message_unpack(desc, NULL, len, data);
     }
-    if (m == NULL) return HERALD_ERR_MALFORMED_PAYLOAD;
+    if (m == NULL) {
+        /* The strict check passed, so this is protobuf-c's own verdict. */
+        if (detail != NULL && detail_cap > 0)
+            snprintf(detail, detail_cap, "protobuf-c rejected the payload as %s%s (the strict check passed it)",
+                     desc->name, stripped ? " after its unknown groups were dropped" : "");
+        return HERALD_ERR_MALFORMED_PAYLOAD;
+    }
     *out = m;
     return HERALD_OK;
+}
+
+/*
+ * FRM-12 lets a receiver drop unknown fields. protobuf-c keeps the
+ * non-group ones in each message's unknown_fields; this frees them at every
+ * depth. The message was unpacked with the default allocator (malloc/free),
+ * and free_unpacked frees unknown_fields[i].data for i < n_unknown_fields and
+ * then the array, so clearing both pointer and count keeps it safe.
+ */
+void herald_message_drop_unknown_fields(ProtobufCMessage *m)
+{
+    if (m == NULL) return;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    char *base = (char *)m;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[i];
+        if (fd->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        /* A oneof member that is not the selected case holds no message. */
+        if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0 && *(const uint32_t *)(base + fd->quantifier_offset) != fd->id)
+            continue;
+        if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + fd->quantifier_offset);
+            ProtobufCMessage **arr = *(ProtobufCMessage ***)(base + fd->offset);
+            for (size_t k = 0; arr != NULL && k < n; k++) herald_message_drop_unknown_fields(arr[k]);
+        } else {
+            ProtobufCMessage *sub = *(ProtobufCMessage **)(base + fd->offset);
+            if (sub != NULL && sub != fd->default_value) herald_message_drop_unknown_fields(sub);
+        }
+    }
+    for (unsigned k = 0; k < m->n_unknown_fields; k++) free(m->unknown_fields[k].data);
+    free(m->unknown_fields);
+    m->unknown_fields = NULL;
+    m->n_unknown_fields = 0;
 }
 
 void herald_frame_free(herald_frame *f)
@@ -472,7 +649,8 @@ static void complete_frame(herald_decoder *d)
     memset(&f, 0, sizeof f);
     f.header = d->cur;
     herald_opcode_payload_type(d->cur.opcode, &f.opcode_name);
-    herald_error err = herald_decode_payload(d->cur.opcode, d->payload, d->cur.length, &f.message);
+    herald_error err = herald_decode_payload(d->cur.opcode, d->payload, d->cur.length, &f.message,
+                                             &f.unknown_groups_dropped, d->detail, sizeof d->detail);
     f.payload = d->payload;
     d->payload = NULL;
     d->in_payload = 0;
@@ -545,9 +723,11 @@ int herald_decoder_pop(herald_decoder *d, herald_frame *out)
 
 /* ---------------------------------------------------------------- message */
 
-herald_error herald_decode_message(const uint8_t *data, size_t len, uint32_t max_payload, herald_frame *out)
+herald_error herald_decode_message(const uint8_t *data, size_t len, uint32_t max_payload, herald_frame *out,
+                                   char *detail, size_t detail_cap)
 {
     memset(out, 0, sizeof *out);
+    if (detail != NULL && detail_cap > 0) detail[0] = '\0';
     if (len < HERALD_HEADER_SIZE) return HERALD_ERR_TRUNCATED_HEADER; /* FRM-21 */
     herald_header h;
     herald_error err = check_raw_header(data, max_payload, &h); /* FRM-22: header first */
@@ -560,7 +740,8 @@ herald_error herald_decode_message(const uint8_t *data, size_t len, uint32_t max
     out->payload = malloc(h.length ? h.length : 1);
     if (out->payload == NULL) abort();
     memcpy(out->payload, data + HERALD_HEADER_SIZE, h.length);
-    err = herald_decode_payload(h.opcode, out->payload, h.length, &out->message);
+    err = herald_decode_payload(h.opcode, out->payload, h.length, &out->message, &out->unknown_groups_dropped, detail,
+                                detail_cap);
     if (err != HERALD_OK) herald_frame_free(out);
     return err;
 }

@@ -1,19 +1,39 @@
 /*
- * herald-c-vectors VECTORS_DIR
+ * herald-c-vectors [-v] VECTORS_DIR
  *
- * Checks the C frame codec against Vectors/frames/{valid,invalid}.json (format:
- * Vectors/README.md). For each vector it decodes `hex` (stream or WebSocket
- * message transport, with the vector's maxPayloadLength), and compares:
+ * Checks the C frame codec against every VECTORS_DIR/frames/NAME.json, in
+ * sorted name order (Vectors/README.md: consumers load every file in
+ * frames/); a file whose `suite` is not "herald-frames" is skipped with a
+ * note (format: Vectors/README.md, schemaVersion 2). For each vector it
+ * decodes `hex` (stream or WebSocket message transport, with the vector's
+ * maxPayloadLength), and compares:
  *   - the failure (none for valid vectors, `error` for invalid ones);
  *   - each decoded frame with `frames`: header fields, opcode name, payload
- *     type, payload bytes; the payload re-packed by protobuf-c must equal
- *     payloadHex (payloads are canonical); and the unpacked message must equal
- *     the JSON `payload` (protobuf JSON mapping) field by field;
- *   - valid vectors: re-encoding the frames gives exactly `hex`;
+ *     type, payload bytes (payloadHex always describes the input); the
+ *     unpacked message must equal the JSON `payload` (protobuf JSON mapping)
+ *     field by field; and, when the vector has neither canonicalHex nor
+ *     knownFieldsHex (its payloads are canonical), protobuf-c's re-packing
+ *     of the payload must equal payloadHex;
+ *   - valid vectors: re-encoding the decoded frames (14-byte header with the
+ *     new payload length + protobuf-c's canonical packing, FRM-18), checked in
+ *     both modes the README defines, because protobuf-c can do both:
+ *       keep-unknown: protobuf-c keeps unknown non-group fields in each
+ *         message's unknown_fields and re-packs them after the known fields;
+ *         expected bytes: canonicalHex, else hex. Not checkable when a frame
+ *         held unknown groups: protobuf-c rejects every group, so the decoder
+ *         drops them before unpacking, and the result is neither mode (those
+ *         vectors are counted and reported in a note);
+ *       drop-unknown: every unknown field is then removed from the message
+ *         tree (herald_message_drop_unknown_fields); expected bytes:
+ *         knownFieldsHex, else canonicalHex, else hex. Always checked;
  *   - stream vectors: the same result when fed one byte at a time and, for
  *     small inputs, split in two at every position (FRM-17).
  * Prints every failure with the vector id and reason, then "N passed, N failed".
+ * -v also prints, for each invalid vector that passes, the error and the
+ * decoder's reason (for malformed-payload: which rule of 3.7, or that
+ * protobuf-c rejected what the strict check passed).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -283,6 +303,7 @@ static int cmp_message(const ProtobufCMessage *m, const cJSON *obj, const char *
 /* Outcome of decoding a whole input. */
 typedef struct {
     herald_error error;
+    char detail[HERALD_DETAIL_SIZE]; /* the decoder's reason for error, or "" */
     herald_frame *frames;
     size_t n;
 } outcome;
@@ -309,6 +330,7 @@ static void decode_stream(const uint8_t *in, size_t n, uint32_t maxp, size_t ste
         for (size_t i = 0; i < n; i += step) herald_decoder_feed(&d, in + i, (n - i < step) ? n - i : step);
     }
     o->error = herald_decoder_finish(&d);
+    memcpy(o->detail, d.detail, sizeof o->detail);
     o->n = d.nframes;
     o->frames = d.frames; /* take ownership */
     d.frames = NULL;
@@ -320,7 +342,7 @@ static void decode_message(const uint8_t *in, size_t n, uint32_t maxp, outcome *
 {
     memset(o, 0, sizeof *o);
     herald_frame f;
-    o->error = herald_decode_message(in, n, maxp, &f);
+    o->error = herald_decode_message(in, n, maxp, &f, o->detail, sizeof o->detail);
     if (o->error == HERALD_OK) {
         o->frames = malloc(sizeof f);
         o->frames[0] = f;
@@ -346,8 +368,10 @@ static long json_int(const cJSON *o, const char *key, long dflt)
     return cJSON_IsNumber(j) ? (long)j->valuedouble : dflt;
 }
 
-/* One decoded frame against its JSON description. */
-static int check_frame(const herald_frame *f, const cJSON *jf, size_t idx)
+/* One decoded frame against its JSON description. repack: the vector's
+ * payloads are canonical (no canonicalHex / knownFieldsHex), so re-packing the
+ * decoded message must give payloadHex back. */
+static int check_frame(const herald_frame *f, const cJSON *jf, size_t idx, int repack)
 {
     const herald_header *h = &f->header;
     const ProtobufCMessageDescriptor *desc = herald_opcode_payload_type(h->opcode, NULL);
@@ -369,8 +393,10 @@ static int check_frame(const herald_frame *f, const cJSON *jf, size_t idx)
     int rc = 0;
     if (plen != h->length || (plen && memcmp(pb, f->payload, plen) != 0)) {
         rc = fail("frame %zu: payload bytes differ from payloadHex", idx);
-    } else {
-        /* Canonical payloads: protobuf-c's re-packing must give the same bytes. */
+    } else if (repack && !f->unknown_groups_dropped) {
+        /* Canonical payloads: protobuf-c's re-packing must give the same bytes.
+         * (A frame whose unknown groups were dropped is checked by the
+         * drop-unknown re-encoding in run_vector instead.) */
         size_t rl = protobuf_c_message_get_packed_size(f->message);
         uint8_t *rb = malloc(rl + 1);
         protobuf_c_message_pack(f->message, rb);
@@ -388,6 +414,41 @@ static int check_frame(const herald_frame *f, const cJSON *jf, size_t idx)
     return cmp_message(f->message, pj, path);
 }
 
+/* Vectors whose keep-unknown re-encoding could not be checked (unknown groups). */
+static int keep_mode_skipped;
+
+/*
+ * Re-encodes every decoded frame (header with the new payload length + the
+ * canonical packing of its message, FRM-18) and compares the concatenation
+ * with `want` (the hex of the vector field named `field`). mode names the
+ * check in the failure reason.
+ */
+static int check_reencoding(const outcome *o, const char *mode, const char *field, const char *want_hex)
+{
+    size_t wn;
+    uint8_t *want = unhex(want_hex, &wn);
+    if (want == NULL) return fail("bad %s in vector", field);
+    size_t off = 0;
+    int rc = 0;
+    for (size_t i = 0; i < o->n && rc == 0; i++) {
+        const herald_frame *f = &o->frames[i];
+        size_t el;
+        uint8_t *enc = herald_encode_frame(f->header.flags, f->header.opcode, f->header.request_id, f->message, &el);
+        if (enc == NULL) rc = fail("%s: frame %zu: encoding failed", mode, i);
+        else if (off + el > wn || memcmp(enc, want + off, el) != 0)
+            rc = fail("%s: frame %zu: re-encoded bytes (%zu) differ from %s at offset %zu", mode, i, el, field, off);
+        off += el;
+        free(enc);
+    }
+    if (rc == 0 && off != wn) rc = fail("%s: re-encoding gives %zu bytes, %s has %zu", mode, off, field, wn);
+    free(want);
+    return rc;
+}
+
+/* -v: what an invalid vector that passed was rejected with. */
+static int verbose;
+static char passed_note[4096];
+
 /* Runs one vector; returns 0 if it passes, else -1 with `reason` set. */
 static int run_vector(const cJSON *t)
 {
@@ -396,8 +457,13 @@ static int run_vector(const cJSON *t)
     const cJSON *errj = cJSON_GetObjectItemCaseSensitive(t, "error");
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(t, "transport");
     const cJSON *frames = cJSON_GetObjectItemCaseSensitive(t, "frames");
+    const cJSON *canon = cJSON_GetObjectItemCaseSensitive(t, "canonicalHex");
+    const cJSON *known = cJSON_GetObjectItemCaseSensitive(t, "knownFieldsHex");
     if (!cJSON_IsString(hex) || !cJSON_IsString(res) || !cJSON_IsArray(frames)) return fail("malformed vector entry");
+    if ((canon != NULL && !cJSON_IsString(canon)) || (known != NULL && !cJSON_IsString(known)))
+        return fail("malformed vector entry: canonicalHex / knownFieldsHex is not a string");
     int valid = strcmp(res->valuestring, "valid") == 0;
+    if (!valid && (canon != NULL || known != NULL)) return fail("canonicalHex / knownFieldsHex on an invalid vector");
     int message = cJSON_IsString(tr) && strcmp(tr->valuestring, "message") == 0;
     uint32_t maxp = (uint32_t)json_int(t, "maxPayloadLength", HERALD_DEFAULT_MAX_PAYLOAD);
     size_t n;
@@ -424,13 +490,16 @@ static int run_vector(const cJSON *t)
     }
 
     if (rc == 0) {
+        const char *sep = o.detail[0] ? ": " : "";
         if (valid && o.error != HERALD_OK) {
-            rc = fail("expected valid, got %s", herald_error_name(o.error));
+            rc = fail("expected valid, got %s%s%s", herald_error_name(o.error), sep, o.detail);
         } else if (!valid) {
             const char *want = cJSON_IsString(errj) ? errj->valuestring : "?";
             if (o.error == HERALD_OK) rc = fail("expected %s, decoded without error", want);
             else if (strcmp(want, herald_error_name(o.error)) != 0)
-                rc = fail("expected %s, got %s", want, herald_error_name(o.error));
+                rc = fail("expected %s, got %s%s%s", want, herald_error_name(o.error), sep, o.detail);
+            else if (verbose)
+                snprintf(passed_note, sizeof passed_note, "%s%s%s", herald_error_name(o.error), sep, o.detail);
         }
     }
     if (rc == 0 && (size_t)cJSON_GetArraySize(frames) != o.n)
@@ -439,45 +508,73 @@ static int run_vector(const cJSON *t)
     const cJSON *jf;
     cJSON_ArrayForEach(jf, frames) {
         if (rc != 0) break;
-        rc = check_frame(&o.frames[i], jf, i);
+        rc = check_frame(&o.frames[i], jf, i, canon == NULL && known == NULL);
         i++;
     }
-    /* Valid vectors: re-encoding every frame reproduces the input exactly. */
+    /* Valid vectors: re-encoding the decoded frames gives the expected bytes
+     * (README "Verifying a vector", step 3), for both kinds of decoder. */
     if (rc == 0 && valid) {
-        size_t off = 0;
-        for (i = 0; i < o.n && rc == 0; i++) {
-            const herald_frame *f = &o.frames[i];
-            size_t el;
-            uint8_t *enc = herald_encode_frame(f->header.flags, f->header.opcode, f->header.request_id, f->message, &el);
-            if (enc == NULL) rc = fail("frame %zu: encoding failed", i);
-            else if (off + el > n || memcmp(enc, in + off, el) != 0) rc = fail("frame %zu: re-encoded bytes differ from hex", i);
-            off += el;
-            free(enc);
+        int groups = 0;
+        for (i = 0; i < o.n; i++) groups |= o.frames[i].unknown_groups_dropped;
+        /* Keep-unknown: canonicalHex, else hex. Only when no group was
+         * dropped, since then protobuf-c kept every unknown field. */
+        if (groups) keep_mode_skipped++;
+        else if (canon != NULL) rc = check_reencoding(&o, "keep-unknown", "canonicalHex", canon->valuestring);
+        else rc = check_reencoding(&o, "keep-unknown", "hex", hex->valuestring);
+        /* Drop-unknown: knownFieldsHex, else canonicalHex, else hex. */
+        if (rc == 0) {
+            for (i = 0; i < o.n; i++) herald_message_drop_unknown_fields(o.frames[i].message);
+            if (known != NULL) rc = check_reencoding(&o, "drop-unknown", "knownFieldsHex", known->valuestring);
+            else if (canon != NULL) rc = check_reencoding(&o, "drop-unknown", "canonicalHex", canon->valuestring);
+            else rc = check_reencoding(&o, "drop-unknown", "hex", hex->valuestring);
         }
-        if (rc == 0 && off != n) rc = fail("re-encoding gives %zu bytes, hex has %zu", off, n);
     }
     outcome_free(&o);
     free(in);
     return rc;
 }
 
-static void run_file(const char *path, int *passed, int *failed)
+/* Runs every vector of one file. Returns 0 if it is a herald-frames file whose
+ * vectors were run (whatever their results), 1 if it was skipped as another
+ * suite, -1 if it could not be read or used (counted as a failure). */
+static int run_file(const char *path, int *passed, int *failed)
 {
     size_t len;
     char *text = read_file(path, &len);
     if (text == NULL) {
         printf("FAIL %s: cannot read: %s\n", path, strerror(errno));
         (*failed)++;
-        return;
+        return -1;
     }
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
     const cJSON *tests = cJSON_GetObjectItemCaseSensitive(root, "tests");
+    const cJSON *suite = cJSON_GetObjectItemCaseSensitive(root, "suite");
+    if (root == NULL) {
+        printf("FAIL %s: not valid JSON\n", path);
+        (*failed)++;
+        return -1;
+    }
+    if (!cJSON_IsString(suite) || strcmp(suite->valuestring, "herald-frames") != 0) {
+        printf("skip %s: suite is %s%s%s, not herald-frames\n", path, cJSON_IsString(suite) ? "\"" : "",
+               cJSON_IsString(suite) ? suite->valuestring : "absent", cJSON_IsString(suite) ? "\"" : "");
+        cJSON_Delete(root);
+        return 1;
+    }
     if (!cJSON_IsArray(tests)) {
-        printf("FAIL %s: not a vector file\n", path);
+        printf("FAIL %s: herald-frames file without a tests array\n", path);
         (*failed)++;
         cJSON_Delete(root);
-        return;
+        return -1;
+    }
+    /* Version 2 added canonicalHex and knownFieldsHex; this reader knows no
+     * other version, so it does not guess at one. */
+    long version = json_int(root, "schemaVersion", -1);
+    if (version != 2) {
+        printf("FAIL %s: schemaVersion %ld, this verifier reads version 2\n", path, version);
+        (*failed)++;
+        cJSON_Delete(root);
+        return -1;
     }
     if (json_int(root, "numberOfTests", -1) != cJSON_GetArraySize(tests)) {
         printf("FAIL %s: numberOfTests does not match the number of tests\n", path);
@@ -487,29 +584,92 @@ static void run_file(const char *path, int *passed, int *failed)
     cJSON_ArrayForEach(t, tests) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(t, "id");
         reason[0] = '\0';
+        passed_note[0] = '\0';
         if (run_vector(t) == 0) {
             (*passed)++;
+            if (verbose && passed_note[0]) printf("ok %s: %s\n", cJSON_IsString(id) ? id->valuestring : "?", passed_note);
         } else {
             (*failed)++;
             printf("FAIL %s: %s\n", cJSON_IsString(id) ? id->valuestring : "?", reason);
         }
     }
     cJSON_Delete(root);
+    return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The names of every *.json in dir (not hidden ones, as a shell glob), sorted
+ * with strcmp (byte order, independent of the locale). Returns the count, or
+ * -1 if the directory cannot be read; *out is malloc'd, as is each name.
+ */
+static long list_json_files(const char *dir, char ***out)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) return -1;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len <= 5 || strcmp(e->d_name + len - 5, ".json") != 0) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (nn == NULL) abort();
+            names = nn;
+        }
+        names[n] = strdup(e->d_name);
+        if (names[n] == NULL) abort();
+        n++;
+    }
+    closedir(d);
+    if (n > 0) qsort(names, n, sizeof *names, cmp_names);
+    *out = names;
+    return (long)n;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s VECTORS_DIR\n", argv[0]);
+    int argi = 1;
+    if (argc == 3 && strcmp(argv[1], "-v") == 0) {
+        verbose = 1;
+        argi = 2;
+    }
+    if (argc != argi + 1) {
+        fprintf(stderr, "usage: %s [-v] VECTORS_DIR\n", argv[0]);
         return 2;
     }
     int passed = 0, failed = 0;
-    const char *files[] = {"frames/valid.json", "frames/invalid.json"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], files[i]);
-        run_file(path, &passed, &failed);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/frames", argv[argi]);
+    char **names = NULL;
+    long count = list_json_files(dir, &names);
+    if (count < 0) {
+        printf("FAIL %s: cannot read the directory: %s\n", dir, strerror(errno));
+        return 1;
     }
+    int files = 0;
+    for (long i = 0; i < count; i++) {
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (run_file(path, &passed, &failed) == 0) files++;
+        free(names[i]);
+    }
+    free(names);
+    if (files == 0) {
+        printf("FAIL %s: no herald-frames vector file\n", dir);
+        failed++;
+    }
+    if (keep_mode_skipped)
+        printf("note: keep-unknown re-encoding not checked for %d vector(s) with unknown groups "
+               "(protobuf-c cannot keep groups; drop-unknown re-encoding checked)\n",
+               keep_mode_skipped);
+    printf("%d vector file%s read\n", files, files == 1 ? "" : "s");
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
