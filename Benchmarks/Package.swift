@@ -5,6 +5,8 @@ import PackageDescription
 
 let package = Package(
     name: "herald-benchmarks",
+    // The herald package (and Synchronization's Mutex and Atomic) need macOS 15.
+    platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "herald", path: "../"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -23,7 +25,20 @@ let package = Package(
             ],
             path: "Benchmarks/WireBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "EngineBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "HeraldEngine", package: "herald"),
+                .product(name: "HeraldWire", package: "herald"),
+                .product(name: "HeraldMessages", package: "herald"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Benchmarks/EngineBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -31,6 +31,9 @@ public struct ExecutionEnvironment: Sendable {
     public var connector: ClientConnector
     /// The app id of the run (`${app}`, `LoginRequest.appId`).
     public var appID: String
+    /// The id of an app the target serves in app-ID-only mode (`--app-id-only`, Spec/15-tokens.md §15.5). Cases
+    /// with `"app": "app-id-only"` use it instead of ``appID``; without it they are not applicable.
+    public var appIDOnlyAppID: String?
     /// Produces tokens.
     public var tokens: any TokenSource
     /// The run's nonce: the prefix of every run-unique id, so runs and cases never share users or channels.
@@ -63,10 +66,12 @@ public struct ExecutionEnvironment: Sendable {
         probe: ProbeResult? = nil,
         keepPassingTranscripts: Bool = false,
         clientName: String = "herald-conform",
-        rerunCommand: (@Sendable (String) -> String)? = nil
+        rerunCommand: (@Sendable (String) -> String)? = nil,
+        appIDOnlyAppID: String? = nil
     ) {
         self.connector = connector
         self.appID = appID
+        self.appIDOnlyAppID = appIDOnlyAppID
         self.tokens = tokens
         self.nonce = nonce
         self.timeoutScale = timeoutScale
@@ -103,8 +108,13 @@ public struct CaseExecutor: Sendable {
 
     /// Runs a case: never throws; infrastructure problems become the verdict `error`.
     public func run(_ item: CorpusCase) async -> CaseResult {
-        let environment = self.environment
         let scenario = item.scenario
+        var caseEnvironment = self.environment
+        if scenario.app == .appIDOnly, let app = caseEnvironment.appIDOnlyAppID {
+            // The whole case (`${app}`, logins, tokens) uses the app-ID-only app.
+            caseEnvironment.appID = app
+        }
+        let environment = caseEnvironment
         let recorder = TranscriptRecorder()
         let start = ContinuousClock.now
         let outcome: CaseOutcome
@@ -189,6 +199,10 @@ public struct CaseExecutor: Sendable {
         if let transports = scenario.transports, !transports.contains(transport) {
             return "the case applies to \(transports.joined(separator: ", ")) only; the target uses \(transport)"
         }
+        if scenario.app == .appIDOnly && self.environment.appIDOnlyAppID == nil {
+            return "the case needs an app in app-ID-only mode (Spec/15-tokens.md §15.5); name one that the target "
+                + "serves with --app-id-only APPID"
+        }
         if let granted = self.environment.probe?.grantedCapabilities {
             let missing = scenario.capabilities.filter { !granted.contains($0) }
             if !missing.isEmpty {
@@ -258,14 +272,16 @@ final class ConnectionRegistry: Sendable {
 
 /// The mutable state of one running case; confined to the task that runs its steps.
 private final class CaseRun {
-    struct ActorState {
+    struct ActorState: Sendable {
         var connection: ConformanceConnection?
         var pending: [ConnectionEvent] = []
         var nextRequestID: UInt32 = 1
+        /// Armed optional expectations (`"optional": true`), in arming order.
+        var optionals: [Expectation] = []
     }
 
     /// One resolved expectation.
-    struct Expectation {
+    struct Expectation: Sendable {
         var typeName: String
         var requestID: UInt32?
         var requestName: String?
@@ -295,6 +311,8 @@ private final class CaseRun {
     var topIndex: Int?
     /// `as` name → (actor, request message name).
     var requestTypes: [String: (actor: String, type: String)] = [:]
+    /// Crowd name → size, fixed when the crowd is first used.
+    var crowdSizes: [String: Int] = [:]
 
     static let defaultIgnore: Set<String> = ["Pong"]
 
@@ -381,6 +399,7 @@ private final class CaseRun {
         case .waitTimer(let body): try await self.waitTimer(body)
         case .drop(let body): await self.drop(body.actor)
         case .expectClosed(let body): try await self.expectClosed(body)
+        case .forEach(let body): try await self.forEach(body, label: label)
         case .repeat(let body):
             let times = try Templating.integer(body.times, in: self.context)
             let outer = self.context.iteration
@@ -423,14 +442,40 @@ private final class CaseRun {
         return "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000) ms"
     }
 
-    /// The next event of an actor: buffered ones first.
+    /// The next event of an actor: buffered ones first. Frames that an armed optional expectation consumes are
+    /// skipped.
     private func nextEvent(_ actor: String, until deadline: ContinuousClock.Instant) async -> ConnectionEvent? {
-        if let first = self.actors[actor]?.pending.first {
-            self.actors[actor]?.pending.removeFirst()
-            return first
+        while true {
+            let event: ConnectionEvent?
+            if let first = self.actors[actor]?.pending.first {
+                self.actors[actor]?.pending.removeFirst()
+                event = first
+            } else {
+                guard let connection = self.actors[actor]?.connection else { return nil }
+                event = await connection.nextEvent(until: deadline)
+            }
+            guard case .frame(let frame)? = event, self.consumeOptional(actor, frame) else { return event }
         }
-        guard let connection = self.actors[actor]?.connection else { return nil }
-        return await connection.nextEvent(until: deadline)
+    }
+
+    /// Whether an armed optional expectation of the actor matches `frame`: the first one that does is committed
+    /// (its captures kept) and disarmed.
+    private func consumeOptional(_ actor: String, _ frame: ReceivedFrame) -> Bool {
+        guard let armed = self.actors[actor]?.optionals, !armed.isEmpty else { return false }
+        for (index, expectation) in armed.enumerated() {
+            let result = self.check(frame, expectation)
+            if result.isMatch {
+                self.actors[actor]?.optionals.remove(at: index)
+                self.commit(frame, expectation, result)
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Ends the optional expectations of an actor: called when one of its expectation steps ends.
+    private func disarmOptionals(_ actor: String) {
+        self.actors[actor]?.optionals.removeAll()
     }
 
     /// The next frame that is not ignored; `nil` at the deadline. A close or failure fails the step.
@@ -486,6 +531,8 @@ private final class CaseRun {
         case .expired: kind = .expired
         case .wrongApp: kind = .wrongApp
         case .ttl(let seconds): kind = .ttl(seconds: seconds)
+        case .extraClaims: kind = .extraClaims
+        case .extraHeader: kind = .extraHeader
         case .wrongUser(let other):
             kind = .valid
             tokenUser = self.context.userID(other)
@@ -616,6 +663,7 @@ private final class CaseRun {
 
     private func login(_ step: LoginStep) async throws {
         let actor = step.actor
+        defer { self.disarmOptionals(actor) }
         try self.requireActorConnected(actor)
         let user = step.user ?? actor
         let spec = TokenSpec(step.token ?? "valid") ?? .valid
@@ -855,6 +903,13 @@ private final class CaseRun {
     private func expect(_ body: ExpectBody) async throws {
         guard let actor = body.actor else { throw StepStop.fail("expect needs an actor") }
         let expectation = try await self.resolve(body)
+        if body.optional == true {
+            // Armed, not awaited: the actor's following steps let it consume one matching frame.
+            try self.requireActorConnected(actor)
+            self.actors[actor]?.optionals.append(expectation)
+            return
+        }
+        defer { self.disarmOptionals(actor) }
         _ = try await self.expectOne(
             actor,
             expectation,
@@ -864,6 +919,7 @@ private final class CaseRun {
     }
 
     private func expectAnyOf(_ step: ExpectAnyOfStep) async throws {
+        defer { self.disarmOptionals(step.actor) }
         try self.requireActorConnected(step.actor)
         var alternatives: [Expectation] = []
         for body in step.alternatives {
@@ -891,6 +947,7 @@ private final class CaseRun {
     }
 
     private func expectUnordered(_ step: ExpectUnorderedStep) async throws {
+        defer { self.disarmOptionals(step.actor) }
         try self.requireActorConnected(step.actor)
         var bodies: [Expectation] = []
         for body in step.frames {
@@ -948,6 +1005,7 @@ private final class CaseRun {
     }
 
     private func expectNone(_ step: ExpectNoneStep) async throws {
+        defer { self.disarmOptionals(step.actor) }
         try self.requireActorConnected(step.actor)
         let types = Set(step.types ?? [])
         let window = try step.forMs.map { try Templating.integer($0, in: self.context) } ?? 300
@@ -956,11 +1014,18 @@ private final class CaseRun {
             types.isEmpty || types.contains(frame.typeName)
         }
         let what = types.isEmpty ? "no frame" : "no " + types.sorted().joined(separator: " or ")
-        for case .frame(let frame) in self.actors[step.actor]?.pending ?? [] where forbidden(frame) {
-            throw StepStop.fail("expected \(what), got \(frame.summary)")
+        var kept: [ConnectionEvent] = []
+        for event in self.actors[step.actor]?.pending ?? [] {
+            if case .frame(let frame) = event {
+                if self.consumeOptional(step.actor, frame) { continue }
+                if forbidden(frame) { throw StepStop.fail("expected \(what), got \(frame.summary)") }
+            }
+            kept.append(event)
         }
+        self.actors[step.actor]?.pending = kept
         guard let connection = self.actors[step.actor]?.connection else { return }
         while let event = await connection.nextEvent(until: deadline) {
+            if case .frame(let frame) = event, self.consumeOptional(step.actor, frame) { continue }
             if case .frame(let frame) = event, forbidden(frame) {
                 throw StepStop.fail("expected \(what) for \(window) ms, got \(frame.summary)")
             }
@@ -1035,6 +1100,7 @@ private final class CaseRun {
 
     private func expectClosed(_ step: ExpectClosedStep) async throws {
         let actor = step.actor
+        defer { self.disarmOptionals(actor) }
         let ignore = step.ignore.map(Set.init) ?? Self.defaultIgnore
         let start = ContinuousClock.now
         let deadline = try self.deadline(step.withinMs)
@@ -1067,6 +1133,112 @@ private final class CaseRun {
                 }
                 return
             }
+        }
+    }
+}
+
+// MARK: - Crowds
+
+extension CaseRun {
+    /// What one crowd member's run of the `forEach` steps left behind.
+    fileprivate struct MemberOutcome: Sendable {
+        var index: Int
+        var state: ActorState
+        var stop: StepStop?
+    }
+
+    /// The size of a crowd, evaluated (against the limits known now) when the crowd is first used.
+    private func crowdSize(_ crowd: String) throws -> Int {
+        if let size = self.crowdSizes[crowd] { return size }
+        guard let expression = self.scenario.crowds?[crowd] else {
+            throw StepStop.fail("forEach: the case declares no crowd \"\(crowd)\"")
+        }
+        let size = try Templating.integer(expression, in: self.context)
+        guard size >= 0, size <= Crowd.maximumSize else {
+            throw StepStop.fail(
+                "crowd \(crowd): size \(expression) is \(size), not between 0 and \(Crowd.maximumSize)"
+            )
+        }
+        self.crowdSizes[crowd] = Int(size)
+        return Int(size)
+    }
+
+    /// Runs the steps for every member of the crowd, at most `concurrency` members at a time; each member keeps its
+    /// connection for later steps. The first member that fails stops the others and fails the step.
+    fileprivate func forEach(_ step: ForEachStep, label: String) async throws {
+        let crowd = step.crowd
+        let size = try self.crowdSize(crowd)
+        let concurrency =
+            try step.concurrency.map { try Templating.integer($0, in: self.context) }
+            ?? ForEachStep.defaultConcurrency
+        guard concurrency >= 1 else { throw StepStop.fail("forEach: concurrency \(concurrency) is less than 1") }
+        let scenario = self.scenario
+        let environment = self.environment
+        let recorder = self.recorder
+        let registry = self.registry
+        let progress = self.progress
+        let context = self.context
+        let sawWelcome = self.sawWelcome
+        let topIndex = self.topIndex
+        var states: [Int: ActorState] = [:]
+        for index in 0..<size {
+            states[index] = self.actors[Crowd.memberName(crowd, index)] ?? ActorState()
+        }
+        var failure: StepStop?
+        await withTaskGroup(of: MemberOutcome.self) { group in
+            var next = 0
+            func startNext() {
+                guard next < size else { return }
+                let index = next
+                next += 1
+                let member = Crowd.memberName(crowd, index)
+                let state = states[index] ?? ActorState()
+                let steps = Crowd.steps(step.steps, of: crowd, for: member)
+                group.addTask {
+                    let run = CaseRun(
+                        scenario: scenario,
+                        environment: environment,
+                        recorder: recorder,
+                        registry: registry,
+                        progress: progress
+                    )
+                    run.context = context
+                    run.context.iteration = index
+                    run.actors = [member: state]
+                    run.sawWelcome = sawWelcome
+                    run.topIndex = topIndex
+                    var stop: StepStop?
+                    do {
+                        try await run.run(steps, path: "\(label) member \(member): steps", top: false)
+                    } catch let error as StepStop {
+                        stop = error
+                    } catch is CancellationError {
+                        stop = .error("cancelled")
+                    } catch {
+                        stop = .error("\(error)")
+                    }
+                    return MemberOutcome(index: index, state: run.actors[member] ?? ActorState(), stop: stop)
+                }
+            }
+            for _ in 0..<min(Int(concurrency), size) {
+                startNext()
+            }
+            while let outcome = await group.next() {
+                states[outcome.index] = outcome.state
+                if let stop = outcome.stop, failure == nil {
+                    failure = stop
+                    group.cancelAll()
+                }
+                if failure == nil {
+                    startNext()
+                }
+            }
+        }
+        for (index, state) in states {
+            self.actors[Crowd.memberName(crowd, index)] = state
+        }
+        if let failure {
+            throw failure
         }
     }
 }

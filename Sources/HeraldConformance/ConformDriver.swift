@@ -19,7 +19,7 @@ public enum ConformExitStatus: Int32, Sendable, CaseIterable {
 public struct ConformOptions: Sendable {
     /// The target URL (`tcp://`, `tls://`, `ws://`, `wss://`); `nil` runs the embedded reference engine.
     public var target: String?
-    /// The embedded engine's transport (`tcp` or `ws`); `nil` is `tcp`. Only without ``target``.
+    /// The embedded engine's transport (`tcp`, `ws` or `tls`); `nil` is `tcp`. Only without ``target``.
     public var transport: String?
     /// The app id of an external target; `herald-dev` (the default of `herald serve`) when `nil`.
     public var appID: String?
@@ -29,6 +29,10 @@ public struct ConformOptions: Sendable {
     public var appSecretFile: String?
     /// A shell command that prints a token (see ``CommandTokenSource``).
     public var tokenCommand: String?
+    /// The id of an app that the external target serves in app-ID-only mode (Spec/15-tokens.md §15.5), used by the
+    /// cases with `"app": "app-id-only"`; without it those cases are not applicable. The embedded engine serves its
+    /// own (``EmbeddedTarget/appIDOnlyAppID``).
+    public var appIDOnly: String?
     /// List the selected cases instead of running them.
     public var list = false
     /// With ``list``: print JSON.
@@ -188,16 +192,20 @@ public struct ConformDriver: Sendable {
                 throw Exit(status: .usage, message: "the embedded engine has no \(transport) listener")
             }
             // Without --transport the embedded engine is tested over TCP, and the cases that only apply to
-            // WebSocket run over its WebSocket listener, so the whole corpus runs and none is not-applicable.
-            let alternate = options.transport == nil ? embedded.target(for: .ws) : nil
+            // WebSocket or TLS run over its WebSocket or TLS listener, so the whole corpus runs and none is
+            // not-applicable.
+            let alternates =
+                options.transport == nil ? [HeraldTransport.ws, .tls].compactMap(embedded.target(for:)) : []
             return try await self.run(
                 context,
                 target: target,
-                alternate: alternate,
+                tlsOptions: embedded.tlsOptions(for: transport),
+                alternates: alternates.map { ($0, embedded.tlsOptions(for: $0.transport)) },
                 targetLabel: "embedded reference engine (\(target.url)"
-                    + (alternate.map { ", WebSocket-only cases over \($0.url)" } ?? "") + ")",
+                    + alternates.map { ", \($0.transport.rawValue)-only cases over \($0.url)" }.joined() + ")",
                 tokens: embedded.tokenSource,
-                appID: EmbeddedTarget.appID
+                appID: EmbeddedTarget.appID,
+                appIDOnly: EmbeddedTarget.appIDOnlyAppID
             )
         }
     }
@@ -215,15 +223,20 @@ public struct ConformDriver: Sendable {
     private func run(
         _ context: RunContext,
         target: Target,
-        alternate: Target? = nil,
+        tlsOptions: TLSClientOptions? = nil,
+        alternates: [(target: Target, tls: TLSClientOptions)] = [],
         targetLabel: String,
         tokens: any TokenSource,
-        appID: String? = nil
+        appID: String? = nil,
+        appIDOnly: String? = nil
     ) async throws -> ConformExitStatus {
         let options = self.options
         let connector: ClientConnector
         do {
-            connector = try ClientConnector(target: target, tls: TLSClientOptions(insecure: options.insecure))
+            connector = try ClientConnector(
+                target: target,
+                tls: tlsOptions ?? TLSClientOptions(insecure: options.insecure)
+            )
         } catch {
             throw Exit(status: .usage, message: error.description)
         }
@@ -263,7 +276,8 @@ public struct ConformDriver: Sendable {
             timeoutScale: options.timeoutScale,
             probe: probe,
             keepPassingTranscripts: options.verbose,
-            rerunCommand: self.rerunCommandMaker()
+            rerunCommand: self.rerunCommandMaker(),
+            appIDOnlyAppID: appIDOnly ?? options.appIDOnly
         )
         let concurrency = options.parallelism ?? Runner.defaultConcurrency
         let runner = Runner(environment: environment, concurrency: concurrency)
@@ -273,42 +287,41 @@ public struct ConformDriver: Sendable {
                 reporter.caseFinished(expectedFailures?.apply(to: result) ?? result)
             }
         }
-        // Cases restricted to transports the primary target does not use go to the alternate target, if any.
+        // Cases restricted to transports the primary target does not use go to the first alternate target that
+        // uses one of theirs, if any.
         let primary = target.transport.rawValue
-        let elsewhere: (CorpusCase) -> Bool = { item in
-            guard let alternate, let transports = item.scenario.transports else { return false }
-            return !transports.contains(primary) && transports.contains(alternate.transport.rawValue)
+        let destination: (CorpusCase) -> Int? = { item in
+            guard let transports = item.scenario.transports, !transports.contains(primary) else { return nil }
+            return alternates.firstIndex { transports.contains($0.target.transport.rawValue) }
         }
-        var results = await runner.run(context.selected.filter { !elsewhere($0) }, progress: progress)
-        if let alternate {
-            let moved = context.selected.filter(elsewhere)
-            if !moved.isEmpty {
-                let alternateConnector: ClientConnector
-                do {
-                    alternateConnector = try ClientConnector(
-                        target: alternate,
-                        tls: TLSClientOptions(insecure: options.insecure)
-                    )
-                } catch {
-                    throw Exit(status: .usage, message: error.description)
-                }
-                var alternateEnvironment = environment
-                alternateEnvironment.connector = alternateConnector
-                let alternateRunner = Runner(environment: alternateEnvironment, concurrency: concurrency)
-                results += await alternateRunner.run(moved, progress: progress)
-                let order = Dictionary(
-                    context.selected.enumerated().map { ($1.id, $0) },
-                    uniquingKeysWith: { first, _ in first }
-                )
-                results.sort { (order[$0.id] ?? 0) < (order[$1.id] ?? 0) }
+        var results = await runner.run(context.selected.filter { destination($0) == nil }, progress: progress)
+        for (index, alternate) in alternates.enumerated() {
+            let moved = context.selected.filter { destination($0) == index }
+            guard !moved.isEmpty else { continue }
+            var alternateEnvironment = environment
+            do {
+                alternateEnvironment.connector = try ClientConnector(target: alternate.target, tls: alternate.tls)
+            } catch {
+                throw Exit(status: .usage, message: error.description)
             }
+            let alternateRunner = Runner(environment: alternateEnvironment, concurrency: concurrency)
+            results += await alternateRunner.run(moved, progress: progress)
+        }
+        if !alternates.isEmpty {
+            let order = Dictionary(
+                context.selected.enumerated().map { ($1.id, $0) },
+                uniquingKeysWith: { first, _ in first }
+            )
+            results.sort { (order[$0.id] ?? 0) < (order[$1.id] ?? 0) }
         }
         let elapsed = ContinuousClock.now - clock
         var run = RunResult(
             suite: "\(Self.suiteName) \(Self.suiteVersion)",
             specVersion: Self.specVersion,
             target: options.target == nil ? "embedded" : target.url,
-            transport: target.transport.rawValue + (alternate.map { "+" + $0.transport.rawValue } ?? ""),
+            transport: ([target.transport.rawValue] + alternates.map(\.target.transport.rawValue)).joined(
+                separator: "+"
+            ),
             nonce: environment.nonce,
             startedMs: startedMs,
             durationMs: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000,
@@ -380,8 +393,8 @@ public struct ConformDriver: Sendable {
             guard options.target == nil else {
                 throw usage("--transport selects the embedded engine's listener; a TARGET URL names its own transport")
             }
-            guard transport == "tcp" || transport == "ws" else {
-                throw usage("--transport must be tcp or ws (the embedded engine serves no TLS)")
+            guard ["tcp", "ws", "tls"].contains(transport) else {
+                throw usage("--transport must be tcp, ws or tls (the embedded engine's listeners)")
             }
         }
         let credentials = [
@@ -391,11 +404,15 @@ public struct ConformDriver: Sendable {
         if credentials.count > 1 {
             throw usage("\(credentials.joined(separator: ", ")) cannot be used together; give one source of tokens")
         }
-        if options.target == nil && (!credentials.isEmpty || options.appID != nil) {
+        if options.target == nil && (!credentials.isEmpty || options.appID != nil || options.appIDOnly != nil) {
             throw usage(
-                "--app-id, --app-secret, --app-secret-file and --token-command are for a TARGET; the embedded "
-                    + "engine has its own app and secret"
+                "--app-id, --app-id-only, --app-secret, --app-secret-file and --token-command are for a TARGET; the "
+                    + "embedded engine has its own apps (\(EmbeddedTarget.appID), and \(EmbeddedTarget.appIDOnlyAppID) "
+                    + "in app-ID-only mode) and secret"
             )
+        }
+        if let appIDOnly = options.appIDOnly, appIDOnly.isEmpty {
+            throw usage("--app-id-only needs the id of an app that the target serves in app-ID-only mode")
         }
         if let secret = options.appSecret, secret.utf8.count < 32 {
             throw usage("--app-secret must be at least 32 bytes (TOK-1)")
@@ -449,6 +466,7 @@ public struct ConformDriver: Sendable {
         if let target = options.target { words.append(target) }
         if let transport = options.transport { words += ["--transport", transport] }
         if let appID = options.appID { words += ["--app-id", appID] }
+        if let appIDOnly = options.appIDOnly { words += ["--app-id-only", appIDOnly] }
         if let file = options.appSecretFile { words += ["--app-secret-file", file] }
         if let command = options.tokenCommand { words += ["--token-command", command] }
         if let scenarios = options.scenarios { words += ["--scenarios", scenarios] }

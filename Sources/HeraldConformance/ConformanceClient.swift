@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import NIOWebSocket
 import SwiftProtobuf
 import Synchronization
@@ -235,7 +236,7 @@ public struct ClientConnector: Sendable {
         if target.usesTLS {
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.minimumTLSVersion = .tlsv12
-            configuration.applicationProtocols = target.transport == .tls ? ["herald/1"] : ["http/1.1"]
+            configuration.applicationProtocols = target.transport == .tls ? [Self.heraldALPN] : ["http/1.1"]
             if tls.insecure {
                 configuration.certificateVerification = .none
             }
@@ -296,6 +297,7 @@ public struct ClientConnector: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     if let sslContext {
                         try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: hostname))
+                        try pipeline.addHandler(TLSHandshakeObserver(promise: channel.eventLoop.makePromise()))
                     }
                     // The runner's Hello announces no receive limit, so it receives at most the default (HS-28):
                     // a larger frame from the server is a framing failure of the case in which it arrives.
@@ -307,10 +309,33 @@ public struct ClientConnector: Sendable {
                     try pipeline.addHandler(StreamFrameHandler(shared: shared))
                 }
             }
-        // A TLS handshake failure surfaces as a failure event of the connection.
         let channel = try await bootstrap.connect(host: self.target.host, port: self.target.port).get()
+        guard sslContext != nil else { return channel }
+        // Over TLS the connection is ready once the handshake is done, and the server must have selected the ALPN
+        // protocol the runner offered (TRN-11).
+        let handshake = try await channel.pipeline.handler(type: TLSHandshakeObserver.self).map(\.promise).get()
+        let timeout = ConnectionError("the TLS handshake with \(self.target) did not finish in time")
+        let deadline = channel.eventLoop.scheduleTask(in: self.timeAmount) { handshake.fail(timeout) }
+        defer { deadline.cancel() }
+        let negotiated: String?
+        do {
+            negotiated = try await handshake.futureResult.get()
+        } catch {
+            try? await channel.close()
+            throw error as? ConnectionError ?? ConnectionError("the TLS handshake with \(self.target) failed: \(error)")
+        }
+        guard negotiated == Self.heraldALPN else {
+            try? await channel.close()
+            throw ConnectionError(
+                "the server at \(self.target) did not select the ALPN protocol \(Self.heraldALPN) that the runner "
+                    + "offered (TRN-11); it selected " + (negotiated.map { "'\($0)'" } ?? "none")
+            )
+        }
         return channel
     }
+
+    /// The ALPN identifier the runner offers on `tls://` targets (TRN-10).
+    static let heraldALPN = "herald/1"
 
     private var timeAmount: TimeAmount {
         let components = self.connectTimeout.components
@@ -510,6 +535,39 @@ public final class ConformanceConnection: Sendable {
 }
 
 // MARK: - Channel handlers
+
+/// Completes its promise with the ALPN protocol the server selected when the TLS handshake finishes, or fails it
+/// when the connection fails or ends first.
+private final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    let promise: EventLoopPromise<String?>
+
+    init(promise: EventLoopPromise<String?>) {
+        self.promise = promise
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent {
+            self.promise.succeed(negotiated)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.promise.fail(ConnectionError("the TLS handshake failed: \(error)"))
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.promise.fail(ConnectionError("the connection closed before the TLS handshake finished"))
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.promise.fail(ConnectionError("the connection closed before the TLS handshake finished"))
+    }
+}
 
 /// Delivers decoded frames of a TCP or TLS stream.
 private final class StreamFrameHandler: ChannelInboundHandler {

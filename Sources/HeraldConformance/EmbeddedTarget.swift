@@ -5,13 +5,19 @@ import Logging
 
 /// The reference engine, started in-process on loopback as the target of `herald conform` without a TARGET.
 ///
-/// The server listens on `127.0.0.1` port 0 (TCP, and WebSocket), serves one app (``appID``, with the 32-byte
-/// ``appSecret``, app-ID-only mode off so that token cases run), offers every v1 capability, keeps offline messages
-/// in memory, uses the default limits and rate limits, and runs the short timers of ``timers`` so that the whole
-/// corpus finishes quickly. The timers are advertised in `Welcome` as usual, so cases read them from there.
+/// The server listens on `127.0.0.1` port 0 (TCP, and WebSocket; a second server with the same settings serves TLS,
+/// with the certificate of ``EmbeddedTLSIdentity``), serves two apps — ``appID``, with the 32-byte
+/// ``appSecret`` and app-ID-only mode off so that token cases run, and ``appIDOnlyAppID`` in app-ID-only mode (its
+/// real tokens are verified under the same secret) — offers every v1 capability, keeps offline messages
+/// in memory, uses the default limits (except the two channel-size limits, ``crowdLimit``) and rate limits, and runs
+/// the short timers of ``timers`` so that the whole corpus finishes quickly. Limits and timers are advertised in
+/// `Welcome` as usual, so cases read them from there.
 public struct EmbeddedTarget: Sendable {
     /// The app id the embedded engine serves.
     public static let appID = "herald-conformance"
+    /// The app the embedded engine serves in app-ID-only mode (Spec/15-tokens.md §15.5), for the cases with
+    /// `"app": "app-id-only"`.
+    public static let appIDOnlyAppID = "herald-conformance-app-id-only"
     /// The app secret (32 bytes, TOK-1) that signs the embedded engine's tokens.
     public static let appSecret = Array("herald-conformance-embedded-key!".utf8)
     /// The server name the embedded engine reports in `Welcome`.
@@ -37,13 +43,23 @@ public struct EmbeddedTarget: Sendable {
         return timers
     }
 
+    /// The embedded engine's `max_member_event_channel_size` and `max_members_listed` (the protocol default is 512):
+    /// the cases that need a channel above these limits size their crowds from `Welcome`, so a small value keeps them
+    /// fast.
+    public static let crowdLimit = 16
+
     /// The server configuration of the embedded engine: TCP and WebSocket listeners on `127.0.0.1:0`.
     public static func configuration() -> HeraldServerConfiguration {
         var engine = EngineConfiguration(
-            apps: [AppCredentials(appID: Self.appID, secrets: [Self.appSecret], allowsTokenlessLogin: false)]
+            apps: [
+                AppCredentials(appID: Self.appID, secrets: [Self.appSecret], allowsTokenlessLogin: false),
+                AppCredentials(appID: Self.appIDOnlyAppID, secrets: [Self.appSecret], allowsTokenlessLogin: true),
+            ]
         )
         engine.serverName = Self.serverName
         engine.timers = Self.timers
+        engine.limits.maxMemberEventChannelSize = Self.crowdLimit
+        engine.limits.maxMembersListed = Self.crowdLimit
         var configuration = HeraldServerConfiguration(engine: engine, dataDirectory: nil)
         configuration.tcp = ListenAddress(host: "127.0.0.1", port: 0)
         configuration.webSocket = ListenAddress(host: "127.0.0.1", port: 0)
@@ -52,12 +68,32 @@ public struct EmbeddedTarget: Sendable {
         return configuration
     }
 
-    /// The listeners the server bound, with their ports.
+    /// The configuration of the embedded engine's TLS server: the same engine settings, one `tls://` listener on
+    /// `127.0.0.1:0` with the certificate of ``EmbeddedTLSIdentity``. (A server's TCP listener speaks either plain
+    /// TCP or TLS, so TLS needs a second server.)
+    ///
+    /// - Parameter files: Where ``EmbeddedTLSIdentity`` wrote the certificate and the key.
+    public static func tlsConfiguration(files: TLSFiles) -> HeraldServerConfiguration {
+        var configuration = Self.configuration()
+        configuration.webSocket = nil
+        configuration.tls = files
+        return configuration
+    }
+
+    /// The listeners the servers bound, with their ports: `tcp` and `ws` of the main server, `tls` of the TLS one.
     public var listeners: [BoundListener]
 
-    /// The target of the listener of `transport` (`tcp` or `ws`), if the server has one.
+    /// The certificate the `tls` listener presents; the runner trusts exactly this file for it.
+    public var trustRootsFile: String?
+
+    /// The target of the listener of `transport` (`tcp`, `ws` or `tls`), if there is one.
     public func target(for transport: HeraldTransport) -> Target? {
         self.listeners.first { $0.transport == transport }.map(Target.init(listener:))
+    }
+
+    /// The TLS options that connect to the listener of `transport`: trust in the embedded certificate for `tls`.
+    public func tlsOptions(for transport: HeraldTransport) -> TLSClientOptions {
+        transport == .tls ? TLSClientOptions(trustRootsFile: self.trustRootsFile) : TLSClientOptions()
     }
 
     /// A token source that mints tokens with ``appSecret``.
@@ -77,8 +113,22 @@ public struct EmbeddedTarget: Sendable {
         logger: Logger = Logger(label: "herald.conformance.embedded", factory: { _ in SwiftLogNoOpLogHandler() }),
         _ body: (EmbeddedTarget) async throws -> Result
     ) async throws -> Result {
-        try await HeraldServer.withRunningServer(configuration: Self.configuration(), logger: logger) { _, listeners in
-            try await body(EmbeddedTarget(listeners: listeners))
+        let identity = try EmbeddedTLSIdentity.writeFiles()
+        defer { try? FileManager.default.removeItem(at: identity.directory) }
+        return try await HeraldServer.withRunningServer(configuration: Self.configuration(), logger: logger) {
+            _,
+            listeners in
+            try await HeraldServer.withRunningServer(
+                configuration: Self.tlsConfiguration(files: identity.files),
+                logger: logger
+            ) { _, tlsListeners in
+                try await body(
+                    EmbeddedTarget(
+                        listeners: listeners + tlsListeners,
+                        trustRootsFile: identity.files.certificateChainPath
+                    )
+                )
+            }
         }
     }
 }

@@ -76,10 +76,21 @@ public enum ProtoJSON {
             // A template element stands for a value of the element type; leave it out rather than validate a null.
             return .array(elements.map(Self.stripForValidation).filter { if case .null = $0 { false } else { true } })
         case .object(let members):
+            if Templating.isGenerator(members) {
+                // One example element stands for the generated ones.
+                return .array(
+                    [members[Templating.generatorKey]?["item"]].compactMap { $0 }.map(Self.stripForValidation)
+                        .filter { if case .null = $0 { false } else { true } }
+                )
+            }
             if PayloadMatcher.isOperatorObject(members) {
-                if let elements = (members["$unordered"] ?? members["$contains"])?.arrayValue {
+                if let operand = members["$unordered"] ?? members["$contains"] {
+                    let stripped = Self.stripForValidation(operand)
+                    return stripped.arrayValue != nil ? stripped : .null
+                }
+                if let element = members["$each"] {
                     return .array(
-                        elements.map(Self.stripForValidation).filter { if case .null = $0 { false } else { true } }
+                        [Self.stripForValidation(element)].filter { if case .null = $0 { false } else { true } }
                     )
                 }
                 return .null
@@ -372,6 +383,10 @@ public struct MatchResult: Sendable, Hashable {
 /// | `{"$contains": [e1, e2]}` | is an array with distinct elements matching each expectation (more allowed) |
 /// | `{"$gte": n}`, `{"$lte": n}` | is a number (or decimal string) ≥ n, ≤ n |
 /// | `{"$capture": "name"}` | is present; it is stored under `name` |
+/// | `{"$each": m}` | is a non-empty array whose every element matches `m` |
+/// | `{"$ne": v}` | is present and not equal to the value `v` (numbers equal decimal strings, as for literals) |
+/// | `{"$length": m}` | is an array whose number of elements matches `m` (a number or an operator object) |
+/// | `{"$distinct": true}` | is an array whose elements are pairwise different (`"path"`: whose values at `path` are) |
 ///
 /// Several operators in one object must all hold. Objects match member by member (`subset`: members not mentioned
 /// are not checked; `exact`: members not mentioned must have their default value); arrays match element by
@@ -380,8 +395,12 @@ public struct MatchResult: Sendable, Hashable {
 public enum PayloadMatcher {
     /// The operator names.
     public static let operators: Set<String> = [
-        "$regex", "$any", "$absent", "$oneOf", "$unordered", "$contains", "$gte", "$lte", "$capture",
+        "$regex", "$any", "$absent", "$oneOf", "$unordered", "$contains", "$gte", "$lte", "$capture", "$each", "$ne",
+        "$length", "$distinct",
     ]
+
+    /// How many failing elements a `$each` mismatch lists before it summarises the rest.
+    static let eachReportLimit = 5
 
     /// Matches a received value.
     ///
@@ -435,6 +454,13 @@ public enum PayloadMatcher {
                 Self.check(element, "\(path)[\(index)]", &problems)
             }
         case .object(let members):
+            if Templating.isGenerator(members) {
+                // `{"$generate": …}` becomes an array before matching; its item is a matcher for each element.
+                if let item = members[Templating.generatorKey]?["item"] {
+                    Self.check(item, path + "[*]", &problems)
+                }
+                return
+            }
             let operatorKeys = members.keys.filter { $0.hasPrefix("$") }
             if operatorKeys.isEmpty {
                 for key in members.keys.sorted() {
@@ -468,8 +494,22 @@ public enum PayloadMatcher {
                         for (index, element) in elements.enumerated() {
                             Self.check(element, "\(path).\(key)[\(index)]", &problems)
                         }
+                    } else if let generator = operand.objectValue, Templating.isGenerator(generator) {
+                        Self.check(operand, "\(path).\(key)", &problems)
                     } else {
                         problems.append("\(path): \(key) takes an array")
+                    }
+                case "$each", "$length":
+                    Self.check(operand, "\(path).\(key)", &problems)
+                case "$ne":
+                    if Self.containsOperatorObject(operand) {
+                        problems.append("\(path): $ne takes a value, not a matcher")
+                    }
+                case "$distinct":
+                    switch operand {
+                    case .bool(true): break
+                    case .string(let field) where !field.isEmpty: break
+                    default: problems.append("\(path): $distinct takes true or a field path")
                     }
                 case "$gte", "$lte":
                     if operand.numberValue == nil && !(operand.stringValue?.contains("${") ?? false) {
@@ -485,6 +525,34 @@ public enum PayloadMatcher {
             }
         default:
             break
+        }
+    }
+
+    private static func containsOperatorObject(_ value: JSONValue) -> Bool {
+        switch value {
+        case .array(let elements): return elements.contains(where: Self.containsOperatorObject)
+        case .object(let members):
+            return Self.isOperatorObject(members) || members.values.contains(where: Self.containsOperatorObject)
+        default: return false
+        }
+    }
+
+    /// Equality of received values as `$ne` and `$distinct` see it: scalars as ``scalarsEqual(_:_:)``, arrays
+    /// element by element, objects member by member.
+    static func valuesEqual(_ left: JSONValue, _ right: JSONValue) -> Bool {
+        switch (left, right) {
+        case (.array(let leftElements), .array(let rightElements)):
+            return leftElements.count == rightElements.count
+                && zip(leftElements, rightElements).allSatisfy { Self.valuesEqual($0, $1) }
+        case (.object(let leftMembers), .object(let rightMembers)):
+            return leftMembers.count == rightMembers.count
+                && leftMembers.allSatisfy { key, value in
+                    rightMembers[key].map { Self.valuesEqual(value, $0) } ?? false
+                }
+        case (.array, _), (_, .array), (.object, _), (_, .object):
+            return false
+        default:
+            return Self.scalarsEqual(left, right)
         }
     }
 
@@ -666,6 +734,23 @@ private struct Matcher {
             return self.fail(
                 "\(path): expected one of \(PayloadMatcher.short(operand)), got \(PayloadMatcher.short(actual))"
             )
+        case "$each":
+            return self.matchEach(operand, actual, canonical, path)
+        case "$ne":
+            if PayloadMatcher.valuesEqual(operand, actual) {
+                return self.fail(
+                    "\(path): expected a value other than \(PayloadMatcher.short(operand)), got "
+                        + PayloadMatcher.short(actual)
+                )
+            }
+            return true
+        case "$length":
+            guard let elements = actual.arrayValue else {
+                return self.fail("\(path): expected an array, got \(PayloadMatcher.short(actual))")
+            }
+            return self.match(operand, .int(Int64(elements.count)), nil, "\(path).$length")
+        case "$distinct":
+            return self.matchDistinct(operand, actual, path)
         case "$unordered", "$contains":
             guard let expectedElements = operand.arrayValue else { return self.fail("\(path): \(name) takes an array") }
             guard let actualElements = actual.arrayValue else {
@@ -681,6 +766,83 @@ private struct Matcher {
         default:
             return self.fail("\(path): unknown operator \(name)")
         }
+    }
+
+    /// `$each`: a non-empty array whose every element matches; the first failing elements are reported in full.
+    private mutating func matchEach(
+        _ element: JSONValue,
+        _ actual: JSONValue,
+        _ canonical: JSONValue?,
+        _ path: String
+    ) -> Bool {
+        guard let elements = actual.arrayValue else {
+            return self.fail("\(path): expected an array, got \(PayloadMatcher.short(actual))")
+        }
+        guard !elements.isEmpty else {
+            return self.fail(
+                "\(path): expected a non-empty array whose every element matches \(PayloadMatcher.short(element)), "
+                    + "got []"
+            )
+        }
+        let canonicalElements = canonical?.arrayValue
+        var failing: [Int] = []
+        for index in elements.indices {
+            let canonicalElement = canonicalElements.flatMap { index < $0.count ? $0[index] : nil }
+            let sub = self.trial(element, elements[index], canonicalElement, "\(path)[\(index)]")
+            if sub.mismatches.isEmpty {
+                self.captures.merge(sub.captures) { _, new in new }
+            } else {
+                if failing.count < PayloadMatcher.eachReportLimit {
+                    self.mismatches += sub.mismatches
+                }
+                failing.append(index)
+            }
+        }
+        if failing.count > PayloadMatcher.eachReportLimit {
+            let others = failing.dropFirst(PayloadMatcher.eachReportLimit)
+            let listed = others.prefix(20).map(String.init).joined(separator: ", ")
+            self.mismatches.append(
+                "\(path): \(others.count) more of the \(elements.count) elements do not match either (indices "
+                    + listed + (others.count > 20 ? ", …)" : ")")
+            )
+        }
+        return failing.isEmpty
+    }
+
+    /// `$distinct`: no two elements (or no two values at a field path of the elements) are equal.
+    private mutating func matchDistinct(_ operand: JSONValue, _ actual: JSONValue, _ path: String) -> Bool {
+        guard let elements = actual.arrayValue else {
+            return self.fail("\(path): expected an array, got \(PayloadMatcher.short(actual))")
+        }
+        var keys: [JSONValue] = []
+        keys.reserveCapacity(elements.count)
+        let field: String?
+        switch operand {
+        case .bool(true):
+            field = nil
+            keys = elements
+        case .string(let text) where !text.isEmpty:
+            field = text
+            for (index, element) in elements.enumerated() {
+                do {
+                    keys.append(try JSONPath.lookup(text, in: element))
+                } catch {
+                    return self.fail("\(path)[\(index)]: \(error.description) ($distinct compares \(text))")
+                }
+            }
+        default:
+            return self.fail("\(path): $distinct takes true or a field path")
+        }
+        for later in keys.indices {
+            for earlier in 0..<later where PayloadMatcher.valuesEqual(keys[earlier], keys[later]) {
+                let what = field.map { "have the same \($0)" } ?? "are equal"
+                return self.fail(
+                    "\(path): elements \(earlier) and \(later) \(what) (expected distinct): "
+                        + PayloadMatcher.short(keys[later])
+                )
+            }
+        }
+        return true
     }
 
     /// Finds distinct actual elements for every expected element (backtracking over the compatibility matrix).

@@ -242,6 +242,15 @@ public struct ScenarioFile: Codable, Sendable, Hashable {
 
 /// One conformance case.
 public struct ScenarioCase: Codable, Sendable, Hashable {
+    /// Which app of the target a case logs in to (the case's `app` key).
+    public enum App: String, Codable, Sendable, Hashable, CaseIterable {
+        /// The run's app (`--app-id`, or the embedded engine's app): the default.
+        case main
+        /// An app the target serves in app-ID-only mode (`--app-id-only`, Spec/15-tokens.md §15.5); without one,
+        /// the case is not applicable.
+        case appIDOnly = "app-id-only"
+    }
+
     /// The stable, hierarchical id, e.g. `handshake.welcome.fields`; never reused.
     public var id: String
     /// A one-line summary.
@@ -258,13 +267,18 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
     public var timeoutMs: Int?
     /// The transports (`tcp`, `tls`, `ws`, `wss`) the case applies to; `nil` means all.
     public var transports: [String]?
+    /// The app the case uses for `${app}`, logins and tokens.
+    public var app: App
     /// Free-form remarks for corpus maintainers.
     public var notes: String?
+    /// Crowds: groups of extra actors that `forEach` steps act on, by name; each size is a number or a template
+    /// (`"${limit:maxMemberEventChannelSize+1}"`) evaluated when the crowd is first used.
+    public var crowds: [String: IntExpression]?
     /// The steps, run in order.
     public var steps: [Step]
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case id, title, requirements, level, capabilities, actors, timeoutMs, transports, notes, steps
+        case id, title, requirements, level, capabilities, actors, crowds, timeoutMs, transports, app, notes, steps
     }
 
     /// Creates a case.
@@ -277,7 +291,9 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
         actors: [String],
         timeoutMs: Int? = nil,
         transports: [String]? = nil,
+        app: App = .main,
         notes: String? = nil,
+        crowds: [String: IntExpression]? = nil,
         steps: [Step]
     ) {
         self.id = id
@@ -288,7 +304,9 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
         self.actors = actors
         self.timeoutMs = timeoutMs
         self.transports = transports
+        self.app = app
         self.notes = notes
+        self.crowds = crowds
         self.steps = steps
     }
 
@@ -304,7 +322,9 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
         self.actors = try container.decode([String].self, forKey: .actors)
         self.timeoutMs = try container.decodeIfPresent(Int.self, forKey: .timeoutMs)
         self.transports = try container.decodeIfPresent([String].self, forKey: .transports)
+        self.app = try container.decodeIfPresent(App.self, forKey: .app) ?? .main
         self.notes = try container.decodeIfPresent(String.self, forKey: .notes)
+        self.crowds = try container.decodeIfPresent([String: IntExpression].self, forKey: .crowds)
         self.steps = try container.decode([Step].self, forKey: .steps)
     }
 }
@@ -343,11 +363,13 @@ public indirect enum Step: Codable, Sendable, Hashable {
     case expectClosed(ExpectClosedStep)
     /// `repeat`: run steps several times, `${i}` being the iteration.
     case `repeat`(RepeatStep)
+    /// `forEach`: run steps for every member of a crowd, several members at a time.
+    case forEach(ForEachStep)
 
     /// Every step kind, as written in scenario files.
     public static let kinds = [
         "connect", "login", "send", "sendRaw", "ack", "expect", "expectAnyOf", "expectUnordered", "expectNone", "sync",
-        "waitTimer", "drop", "reconnect", "expectClosed", "repeat",
+        "waitTimer", "drop", "reconnect", "expectClosed", "repeat", "forEach",
     ]
 
     /// The step's kind as written in scenario files, e.g. `expectAnyOf`.
@@ -368,6 +390,7 @@ public indirect enum Step: Codable, Sendable, Hashable {
         case .reconnect: "reconnect"
         case .expectClosed: "expectClosed"
         case .repeat: "repeat"
+        case .forEach: "forEach"
         }
     }
 
@@ -385,7 +408,7 @@ public indirect enum Step: Codable, Sendable, Hashable {
         case .expectNone(let step): step.actor
         case .sync(let step), .drop(let step): step.actor
         case .expectClosed(let step): step.actor
-        case .waitTimer, .repeat: nil
+        case .waitTimer, .repeat, .forEach: nil
         }
     }
 
@@ -419,6 +442,7 @@ public indirect enum Step: Codable, Sendable, Hashable {
         case "reconnect": self = .reconnect(try container.decode(ConnectStep.self, forKey: key))
         case "expectClosed": self = .expectClosed(try container.decode(ExpectClosedStep.self, forKey: key))
         case "repeat": self = .repeat(try container.decode(RepeatStep.self, forKey: key))
+        case "forEach": self = .forEach(try container.decode(ForEachStep.self, forKey: key))
         default:
             throw DecodingError.dataCorrupted(
                 DecodingError.Context(
@@ -448,6 +472,7 @@ public indirect enum Step: Codable, Sendable, Hashable {
         case .waitTimer(let body): try container.encode(body, forKey: key)
         case .expectClosed(let body): try container.encode(body, forKey: key)
         case .repeat(let body): try container.encode(body, forKey: key)
+        case .forEach(let body): try container.encode(body, forKey: key)
         }
     }
 }
@@ -587,7 +612,7 @@ public struct LoginStep: Codable, Sendable, Hashable {
     /// The actor (or any name) whose run-unique user id logs in; default: ``actor``.
     public var user: String?
     /// The token kind: `valid` (default), `none`, `expired`, `wrong-user:<name>`, `wrong-app`, `ttl:<seconds>`,
-    /// `raw:<text>`.
+    /// `extra-claims`, `extra-header`, `raw:<text>` (see ``TokenSpec``).
     public var token: String?
     /// The app id sent (templated); default: the run's app id.
     public var appId: String?
@@ -775,9 +800,13 @@ public struct ExpectBody: Codable, Sendable, Hashable {
     public var withinMs: IntExpression?
     /// Frame types skipped while waiting (unless they are the expected type); default `["Pong"]`.
     public var ignore: [String]?
+    /// `true` (only on an `expect` step): the frame may be absent. The step does not wait; it arms the expectation,
+    /// which consumes the first matching frame the actor's following steps receive, until the actor's next
+    /// expectation step ends.
+    public var optional: Bool?
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case actor, type, response, payload, match, requestId, flags, captureFrame, capture, withinMs, ignore
+        case actor, type, response, payload, match, requestId, flags, captureFrame, capture, withinMs, ignore, optional
     }
 
     /// Creates a body.
@@ -792,7 +821,8 @@ public struct ExpectBody: Codable, Sendable, Hashable {
         captureFrame: String? = nil,
         capture: [String: String]? = nil,
         withinMs: IntExpression? = nil,
-        ignore: [String]? = nil
+        ignore: [String]? = nil,
+        optional: Bool? = nil
     ) {
         self.actor = actor
         self.type = type
@@ -805,6 +835,7 @@ public struct ExpectBody: Codable, Sendable, Hashable {
         self.capture = capture
         self.withinMs = withinMs
         self.ignore = ignore
+        self.optional = optional
     }
 
     /// Decodes the body, rejecting unknown keys.
@@ -822,6 +853,7 @@ public struct ExpectBody: Codable, Sendable, Hashable {
         self.capture = try container.decodeIfPresent([String: String].self, forKey: .capture)
         self.withinMs = try container.decodeIfPresent(IntExpression.self, forKey: .withinMs)
         self.ignore = try container.decodeIfPresent([String].self, forKey: .ignore)
+        self.optional = try container.decodeIfPresent(Bool.self, forKey: .optional)
     }
 }
 
@@ -1035,6 +1067,40 @@ public struct RepeatStep: Codable, Sendable, Hashable {
         try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue), in: "repeat")
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.times = try container.decode(IntExpression.self, forKey: .times)
+        self.steps = try container.decode([Step].self, forKey: .steps)
+    }
+}
+
+/// `forEach`: run ``steps`` once for every member of a crowd, at most ``concurrency`` members at a time. In the
+/// steps, the crowd's name as `actor` stands for the member, and `${i}` is the member's 0-based index.
+public struct ForEachStep: Codable, Sendable, Hashable {
+    /// The name of a crowd of the case (``ScenarioCase/crowds``).
+    public var crowd: String
+    /// How many members run their steps at once (a number or a template); default ``defaultConcurrency``.
+    public var concurrency: IntExpression?
+    /// The steps each member runs, in order.
+    public var steps: [Step]
+
+    /// The default number of members that run their steps at once.
+    public static let defaultConcurrency: Int64 = 16
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case crowd, concurrency, steps
+    }
+
+    /// Creates a step.
+    public init(crowd: String, concurrency: IntExpression? = nil, steps: [Step]) {
+        self.crowd = crowd
+        self.concurrency = concurrency
+        self.steps = steps
+    }
+
+    /// Decodes the step, rejecting unknown keys.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue), in: "forEach")
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.crowd = try container.decode(String.self, forKey: .crowd)
+        self.concurrency = try container.decodeIfPresent(IntExpression.self, forKey: .concurrency)
         self.steps = try container.decode([Step].self, forKey: .steps)
     }
 }

@@ -362,6 +362,19 @@ private struct CaseChecker {
         if Set(scenario.actors).count != scenario.actors.count {
             self.problem("actors", "an actor is declared twice")
         }
+        for crowd in (scenario.crowds ?? [:]).keys.sorted() {
+            if crowd.range(of: ScenarioLoader.actorPattern, options: .regularExpression) == nil {
+                self.problem("crowds", "crowd name \"\(crowd)\" does not match \(ScenarioLoader.actorPattern)")
+            }
+            if scenario.actors.contains(crowd) {
+                self.problem("crowds", "\"\(crowd)\" is both an actor and a crowd")
+            }
+            let size = scenario.crowds![crowd]!
+            if case .literal(let value) = size, value < 0 || value > Crowd.maximumSize {
+                self.problem("crowds.\(crowd)", "a crowd has 0 to \(Crowd.maximumSize) members")
+            }
+            self.checkInt(size, at: "crowds.\(crowd)")
+        }
         for transport in scenario.transports ?? [] where !Self.transportNames.contains(transport) {
             self.problem("transports", "\"\(transport)\" is not one of tcp, tls, ws, wss")
         }
@@ -382,23 +395,38 @@ private struct CaseChecker {
                 if let name = send.as { self.requestTypes[name] = send.type }
             case .repeat(let body):
                 self.collectRequests(body.steps)
+            case .forEach(let body):
+                self.collectRequests(body.steps)
             default:
                 break
             }
         }
     }
 
-    mutating func check(steps: [Step], path: String) {
+    /// - Parameter crowd: The crowd of the enclosing `forEach`: inside it, steps act on that crowd's member only.
+    mutating func check(steps: [Step], path: String, crowd: String? = nil) {
         for (index, step) in steps.enumerated() {
             let location = "\(path)[\(index)].\(step.kind)"
-            if let actor = step.actor, !self.scenario.actors.contains(actor) {
-                self.problem(location, "actor \"\(actor)\" is not declared in actors")
+            if let actor = step.actor {
+                if let crowd {
+                    if actor != crowd {
+                        self.problem(
+                            location,
+                            "inside forEach over \(crowd), steps act on the member (\"actor\": \"\(crowd)\"), not on "
+                                + "\"\(actor)\""
+                        )
+                    }
+                } else if self.scenario.crowds?[actor] != nil {
+                    self.problem(location, "crowd \"\(actor)\" acts only inside a forEach step")
+                } else if !self.scenario.actors.contains(actor) {
+                    self.problem(location, "actor \"\(actor)\" is not declared in actors")
+                }
             }
-            self.check(step, location)
+            self.check(step, location, crowd: crowd)
         }
     }
 
-    mutating func check(_ step: Step, _ location: String) {
+    mutating func check(_ step: Step, _ location: String, crowd: String?) {
         switch step {
         case .connect(let connect), .reconnect(let connect):
             if case .custom(let hello) = connect.hello {
@@ -417,7 +445,7 @@ private struct CaseChecker {
                     self.problem(
                         location + ".token",
                         "unknown token kind \"\(token)\" (valid, none, expired, wrong-user:<name>, wrong-app, "
-                            + "ttl:<seconds>, raw:<text>)"
+                            + "ttl:<seconds>, extra-claims, extra-header, raw:<text>)"
                     )
                 } else {
                     self.checkTemplates(token, at: location + ".token")
@@ -460,6 +488,14 @@ private struct CaseChecker {
         case .expect(let body):
             if body.actor == nil { self.problem(location, "missing key \"actor\"") }
             self.checkExpect(body, at: location, nested: false)
+            if body.optional == true {
+                if body.withinMs != nil {
+                    self.problem(location + ".withinMs", "an optional expect does not wait; withinMs has no meaning")
+                }
+                if body.ignore != nil {
+                    self.problem(location + ".ignore", "an optional expect skips nothing; ignore has no meaning")
+                }
+            }
         case .expectAnyOf(let anyOf):
             if anyOf.alternatives.isEmpty { self.problem(location + ".alternatives", "no alternatives") }
             for (index, body) in anyOf.alternatives.enumerated() {
@@ -496,7 +532,26 @@ private struct CaseChecker {
         case .repeat(let body):
             self.checkInt(body.times, at: location + ".times")
             if body.steps.isEmpty { self.problem(location + ".steps", "no steps to repeat") }
-            self.check(steps: body.steps, path: location + ".steps")
+            self.check(steps: body.steps, path: location + ".steps", crowd: crowd)
+        case .forEach(let body):
+            if let crowd {
+                self.problem(location, "forEach steps do not nest (this one is inside forEach over \(crowd))")
+            }
+            if self.scenario.crowds?[body.crowd] == nil {
+                let known = (self.scenario.crowds ?? [:]).keys.sorted()
+                self.problem(
+                    location + ".crowd",
+                    "\"\(body.crowd)\" is not a crowd of the case ("
+                        + (known.isEmpty ? "the case declares no crowds" : "crowds: " + known.joined(separator: ", "))
+                        + ")"
+                )
+            }
+            if case .literal(let value)? = body.concurrency, value < 1 {
+                self.problem(location + ".concurrency", "at least 1 member runs at a time")
+            }
+            self.checkInt(body.concurrency, at: location + ".concurrency")
+            if body.steps.isEmpty { self.problem(location + ".steps", "no steps for the members") }
+            self.check(steps: body.steps, path: location + ".steps", crowd: body.crowd)
         }
     }
 
@@ -505,6 +560,7 @@ private struct CaseChecker {
             if body.actor != nil { self.problem(location + ".actor", "give the actor on the enclosing step") }
             if body.withinMs != nil { self.problem(location + ".withinMs", "give withinMs on the enclosing step") }
             if body.ignore != nil { self.problem(location + ".ignore", "give ignore on the enclosing step") }
+            if body.optional != nil { self.problem(location + ".optional", "only an expect step can be optional") }
         }
         var type = body.type
         if let type, ProtoJSON.info(forType: type) == nil {
@@ -608,6 +664,15 @@ private struct CaseChecker {
                 self.checkTemplates(in: element, at: "\(location)[\(index)]")
             }
         case .object(let members):
+            if Templating.isGenerator(members) {
+                for problem in Templating.generatorProblems(members) {
+                    self.problem(location, problem)
+                }
+                if let item = members[Templating.generatorKey]?["item"] {
+                    self.checkTemplates(in: item, at: location + ".$generate.item")
+                }
+                return
+            }
             for key in members.keys.sorted() {
                 self.checkTemplates(in: members[key]!, at: location + "." + key)
             }
@@ -616,10 +681,14 @@ private struct CaseChecker {
         }
     }
 
+    /// Whether a payload holds a matcher operator; `$generate` objects are not operators (their items are checked).
     static func containsOperator(_ json: JSONValue) -> Bool {
         switch json {
         case .array(let elements): return elements.contains(where: Self.containsOperator)
         case .object(let members):
+            if Templating.isGenerator(members) {
+                return members[Templating.generatorKey]?["item"].map(Self.containsOperator) ?? false
+            }
             return members.keys.contains { $0.hasPrefix("$") } || members.values.contains(where: Self.containsOperator)
         default: return false
         }

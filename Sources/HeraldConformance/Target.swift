@@ -167,6 +167,10 @@ public enum TokenSpec: Sendable, Hashable, CustomStringConvertible {
     case wrongApp
     /// `ttl:<seconds>`: a valid token expiring after that many seconds.
     case ttl(Int64)
+    /// `extra-claims`: a valid token whose claims set also holds claims Spec/15-tokens.md does not define (TOK-6).
+    case extraClaims
+    /// `extra-header`: a valid token whose JOSE header also holds members Spec/15-tokens.md does not define (TOK-6).
+    case extraHeader
     /// `raw:<text>`: exactly this text.
     case raw(String)
 
@@ -177,6 +181,8 @@ public enum TokenSpec: Sendable, Hashable, CustomStringConvertible {
         case "none": self = .none
         case "expired": self = .expired
         case "wrong-app": self = .wrongApp
+        case "extra-claims": self = .extraClaims
+        case "extra-header": self = .extraHeader
         default:
             if text.hasPrefix("wrong-user:"), text.count > 11 {
                 self = .wrongUser(String(text.dropFirst(11)))
@@ -199,6 +205,8 @@ public enum TokenSpec: Sendable, Hashable, CustomStringConvertible {
         case .wrongUser(let name): "wrong-user:\(name)"
         case .wrongApp: "wrong-app"
         case .ttl(let seconds): "ttl:\(seconds)"
+        case .extraClaims: "extra-claims"
+        case .extraHeader: "extra-header"
         case .raw(let text): "raw:\(text)"
         }
     }
@@ -215,14 +223,21 @@ public enum TokenKind: Sendable, Hashable, CustomStringConvertible {
     case wrongApp
     /// Valid for this many more seconds.
     case ttl(seconds: Int64)
+    /// Valid now, with claims that Spec/15-tokens.md does not define added to the claims set (TOK-6).
+    case extraClaims
+    /// Valid now, with members that Spec/15-tokens.md does not define added to the JOSE header (TOK-6).
+    case extraHeader
 
-    /// `valid`, `expired`, `wrong-app` or `ttl:<seconds>` (the value of `HERALD_TOKEN_KIND`).
+    /// `valid`, `expired`, `wrong-app`, `ttl:<seconds>`, `extra-claims` or `extra-header` (the value of
+    /// `HERALD_TOKEN_KIND`).
     public var description: String {
         switch self {
         case .valid: "valid"
         case .expired: "expired"
         case .wrongApp: "wrong-app"
         case .ttl(let seconds): "ttl:\(seconds)"
+        case .extraClaims: "extra-claims"
+        case .extraHeader: "extra-header"
         }
     }
 }
@@ -328,7 +343,80 @@ public struct SecretTokenSource: TokenSource {
                 claimsJSON: claims.compactText,
                 secret: self.secret
             )
+        case .extraClaims:
+            return try await TokenMinter.sign(
+                headerJSON: Self.objectText(Self.standardHeader),
+                claimsJSON: Self.objectText(
+                    self.standardClaims(request, now: now) + Self.extraClaims(request, now: now)
+                ),
+                secret: self.secret
+            )
+        case .extraHeader:
+            return try await TokenMinter.sign(
+                headerJSON: Self.objectText(Self.standardHeader + Self.extraHeaderMembers),
+                claimsJSON: Self.objectText(self.standardClaims(request, now: now)),
+                secret: self.secret
+            )
         }
+    }
+
+    /// The header of every minted token: `alg` `HS256` and `typ` `JWT`.
+    static let standardHeader: [(name: String, value: JSONValue)] = [
+        ("alg", .string("HS256")), ("typ", .string("JWT")),
+    ]
+
+    /// The header members that an `extra-header` token adds after ``standardHeader``: none is defined by
+    /// Spec/15-tokens.md, so a server ignores them all (TOK-6). `ALG` and `Typ` differ from `alg` and `typ` only in
+    /// case (JOSE member names are case-sensitive), and come last, so a server that reads names without regard to
+    /// case, or lets a later member override an earlier one, sees `none` and another type.
+    static let extraHeaderMembers: [(name: String, value: JSONValue)] = [
+        ("x-herald-conformance", .string("a header member Herald does not define")),
+        ("ext", .object(["nested": .array([.int(1), .bool(true), .null, .string("é")])])),
+        ("ALG", .string("none")),
+        ("Typ", .string("herald-unknown")),
+    ]
+
+    /// The claims of a `valid` token: `aud`, `sub`, `iat` (5 s ago), `exp` (in an hour), and `iss` if set.
+    func standardClaims(_ request: TokenRequest, now: Int64) -> [(name: String, value: JSONValue)] {
+        var claims: [(name: String, value: JSONValue)] = [
+            ("aud", .string(request.appID)), ("sub", .string(request.userID)), ("iat", .int(now - 5)),
+            ("exp", .int(now + 3600)),
+        ]
+        if let issuer = self.issuer { claims.append(("iss", .string(issuer))) }
+        return claims
+    }
+
+    /// The claims that an `extra-claims` token adds after the standard ones: none is defined by Spec/15-tokens.md,
+    /// so a server ignores them all (TOK-6). Registered JWT claims Herald does not use (`jti`), private claims of
+    /// every JSON type, and — last — claims whose names differ from `aud`, `sub`, `exp`, `iat` and `nbf` only in
+    /// case, with values that would make the token fail if a server took them for the real claims (claim names are
+    /// case-sensitive).
+    static func extraClaims(_ request: TokenRequest, now: Int64) -> [(name: String, value: JSONValue)] {
+        [
+            ("jti", .string("herald-conformance-\(now)")),
+            ("scope", .string("chat presence")),
+            ("roles", .array([.string("member"), .string("tester")])),
+            (
+                "x-herald-conformance",
+                .object([
+                    "nested": .array([
+                        .int(1), .double(2.5), .int(-300), .bool(true), .bool(false), .null, .string("é ✓"),
+                    ]),
+                    "empty": .object([:]),
+                ])
+            ),
+            ("Aud", .string(request.appID + "-other")),
+            ("SUB", .string(request.userID + "-other")),
+            ("EXP", .int(1)),
+            ("Iat", .int(now + 86_400)),
+            ("NBF", .int(now + 86_400)),
+        ]
+    }
+
+    /// A JSON object's compact text with its members in the given order.
+    static func objectText(_ members: [(name: String, value: JSONValue)]) -> String {
+        "{" + members.map { JSONValue.string($0.name).compactText + ":" + $0.value.compactText }.joined(separator: ",")
+            + "}"
     }
 }
 
@@ -349,9 +437,10 @@ public struct TokenlessTokenSource: TokenSource {
 /// Runs a shell command for each token (`--token-command`).
 ///
 /// The command runs with `/bin/sh -c` and the environment variables `HERALD_APP_ID`, `HERALD_USER` and
-/// `HERALD_TOKEN_KIND` (`valid`, `expired`, `wrong-app` or `ttl:<seconds>`). It prints the token on standard output
-/// (surrounding white space is removed) and exits 0. Exit status 2 means "this kind cannot be produced": the case
-/// is reported not applicable. Any other failure makes the case an `error`.
+/// `HERALD_TOKEN_KIND` (`valid`, `expired`, `wrong-app`, `ttl:<seconds>`, `extra-claims` or `extra-header`; see
+/// ``TokenKind``). `HERALD_APP_ID` is the app-ID-only app (`--app-id-only`) for cases that use it. The command prints
+/// the token on standard output (surrounding white space is removed) and exits 0. Exit status 2 means "this kind
+/// cannot be produced": the case is reported not applicable. Any other failure makes the case an `error`.
 public struct CommandTokenSource: TokenSource {
     /// The exit status meaning "cannot produce this kind".
     public static let unavailableExitStatus: Int32 = 2

@@ -25,6 +25,8 @@ public struct TemplateContext: Sendable {
     public var requestIDs: [String: UInt32] = [:]
     /// The 0-based iteration of the innermost `repeat`, if any.
     public var iteration: Int?
+    /// The 0-based index of the element the innermost `$generate` is building (`${index}`), if any.
+    public var generatorIndex: Int?
     /// `Welcome.limits` as protobuf JSON (with defaults), once a Welcome is known.
     public var limits: JSONValue?
     /// `Welcome.timers` as protobuf JSON (with defaults), once a Welcome is known.
@@ -68,6 +70,11 @@ public struct TemplateContext: Sendable {
 /// | `${timer:<field>[±n]}` | a `Welcome.timers` field (camelCase) |
 /// | `${fill:<n>}` | a string of `n` ASCII `x`; `n` may be `limit:<field>±k` or `timer:<field>±k` |
 /// | `${token:<kind>}` | a token for the acting actor's user (kinds as in `login.token`) |
+/// | `${index[±n]}` | the 0-based index of the element the innermost `$generate` builds |
+/// | `${calc:<expression>}` | integer arithmetic (`+ - * / %`, parentheses) on the expanded expression |
+///
+/// In JSON values, an object `{"$generate": {"count": n, "item": v}}` becomes an array of `n` elements (`n` a number
+/// or a template), each `v` evaluated with `${index}` set to its position.
 ///
 /// Templates nest (`${channel:c-${i}}`); `$${` is a literal `${`. A string that is exactly one template takes the
 /// template's type (a number for `${limit:…}`, any JSON value for `${capture:…}`); otherwise values are
@@ -76,7 +83,13 @@ public enum Templating {
     /// The template kinds, as written before the colon.
     public static let kinds = [
         "user", "channel", "app", "nonce", "capture", "request", "opcode", "i", "limit", "timer", "fill", "token",
+        "index", "calc",
     ]
+
+    /// The key of a generator object: `{"$generate": {"count": n, "item": v}}`.
+    public static let generatorKey = "$generate"
+    /// The most elements one `$generate` may build.
+    public static let maximumGeneratedCount: Int64 = 100_000
 
     // MARK: Evaluation
 
@@ -114,6 +127,9 @@ public enum Templating {
             }
             return .array(result)
         case .object(let members):
+            if Self.isGenerator(members) {
+                return try Self.generate(members, in: context)
+            }
             var result: [String: JSONValue] = [:]
             for (key, value) in members {
                 result[key] = try Self.resolve(json: value, in: context)
@@ -122,6 +138,88 @@ public enum Templating {
         default:
             return json
         }
+    }
+
+    /// Whether an object is a generator: it has the key `$generate`.
+    public static func isGenerator(_ members: [String: JSONValue]) -> Bool {
+        members[Self.generatorKey] != nil
+    }
+
+    /// Expands `{"$generate": {"count": n, "item": v}}` into `n` evaluations of `v`, `${index}` counting from 0.
+    private static func generate(
+        _ members: [String: JSONValue],
+        in context: TemplateContext
+    ) throws(TemplateError) -> JSONValue {
+        let problems = Self.generatorProblems(members)
+        guard problems.isEmpty, let body = members[Self.generatorKey], let item = body["item"],
+            let countValue = body["count"]
+        else {
+            throw TemplateError(problems.first ?? "malformed $generate")
+        }
+        let count: Int64
+        switch countValue {
+        case .string(let text):
+            let value = try Self.resolve(text, in: context)
+            guard let number = value.integerValue else {
+                throw TemplateError("$generate: count \"\(text)\" is \(value.compactText), not an integer")
+            }
+            count = number
+        default:
+            guard let number = countValue.integerValue else {
+                throw TemplateError("$generate: count \(countValue.compactText) is not an integer")
+            }
+            count = number
+        }
+        guard count >= 0, count <= Self.maximumGeneratedCount else {
+            throw TemplateError("$generate: count \(count) is not between 0 and \(Self.maximumGeneratedCount)")
+        }
+        var inner = context
+        var elements: [JSONValue] = []
+        elements.reserveCapacity(Int(count))
+        for index in 0..<Int(count) {
+            inner.generatorIndex = index
+            elements.append(try Self.resolve(json: item, in: inner))
+        }
+        return .array(elements)
+    }
+
+    /// Checks the shape of a generator object: only the key `$generate`, whose value has exactly `count` (a
+    /// non-negative number or a template string) and `item`; templates in `count` are checked too.
+    ///
+    /// - Returns: One message per problem.
+    public static func generatorProblems(_ members: [String: JSONValue]) -> [String] {
+        var problems: [String] = []
+        let others = members.keys.filter { $0 != Self.generatorKey }.sorted()
+        if !others.isEmpty {
+            problems.append("a $generate object has no other keys (found \(others.joined(separator: ", ")))")
+        }
+        guard let body = members[Self.generatorKey]?.objectValue else {
+            return problems + ["$generate takes an object {\"count\": …, \"item\": …}"]
+        }
+        let unknown = body.keys.filter { $0 != "count" && $0 != "item" }.sorted()
+        if !unknown.isEmpty {
+            problems.append("$generate: unknown key \(unknown.joined(separator: ", ")); allowed: count, item")
+        }
+        if body["item"] == nil {
+            problems.append("$generate needs an item")
+        }
+        switch body["count"] {
+        case nil:
+            problems.append("$generate needs a count")
+        case .string(let text)?:
+            if !text.contains("${") {
+                problems.append("$generate: count \"\(text)\" is neither a number nor a template")
+            }
+            problems += Self.problems(in: text).map { "$generate: count: " + $0 }
+        case let value?:
+            if let number = value.integerValue, number >= 0, number <= Self.maximumGeneratedCount {
+                break
+            }
+            problems.append(
+                "$generate: count \(value.compactText) is not an integer between 0 and \(Self.maximumGeneratedCount)"
+            )
+        }
+        return problems
     }
 
     /// Evaluates an ``IntExpression``.
@@ -336,6 +434,13 @@ public enum Templating {
             }
             return .int(Int64(iteration) + offset)
         }
+        if expression == "index" || expression.hasPrefix("index+") || expression.hasPrefix("index-") {
+            let (_, offset) = Self.splitOffset(expression)
+            guard let index = context.generatorIndex else {
+                throw TemplateError("${\(expression)} is used outside the item of a $generate")
+            }
+            return .int(Int64(index) + offset)
+        }
         let (kind, argument) = Self.split(expression)
         switch kind {
         case "app":
@@ -373,6 +478,13 @@ public enum Templating {
                 throw TemplateError("${\(expression)}: tokens are only available in send payloads")
             }
             return .string(token)
+        case "calc":
+            let text = try Self.require(argument, expression)
+            do throws(IntegerArithmetic.Failure) {
+                return .int(try IntegerArithmetic.evaluate(text))
+            } catch {
+                throw TemplateError("${\(expression)}: \(error.description)")
+            }
         default:
             throw TemplateError(
                 "unknown template ${\(expression)}; known: " + Self.kinds.map { "${\($0)…}" }.joined(separator: ", ")
@@ -457,6 +569,9 @@ public enum Templating {
         if expression == "i" || expression.hasPrefix("i+") || expression.hasPrefix("i-") {
             return Self.splitOffset(expression).base == "i" ? nil : "malformed template ${\(expression)}"
         }
+        if expression == "index" || expression.hasPrefix("index+") || expression.hasPrefix("index-") {
+            return Self.splitOffset(expression).base == "index" ? nil : "malformed template ${\(expression)}"
+        }
         let (kind, argument) = Self.split(expression)
         switch kind {
         case "app", "nonce":
@@ -480,6 +595,14 @@ public enum Templating {
                 return "${\(expression)}: unknown token kind; see the login step"
             }
             return nil
+        case "calc":
+            guard let argument, !argument.isEmpty else { return "${calc} needs an expression" }
+            do throws(IntegerArithmetic.Failure) {
+                _ = try IntegerArithmetic.evaluate(argument)
+                return nil
+            } catch {
+                return "${\(expression)}: \(error.description)"
+            }
         default:
             return "unknown template ${\(expression)}; known: " + Self.kinds.map { "${\($0)…}" }.joined(separator: ", ")
         }

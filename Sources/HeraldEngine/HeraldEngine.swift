@@ -29,6 +29,8 @@ public actor HeraldEngine {
     var timers = TimerQueue()
     /// Connections with frames waiting to be written at the end of the current input.
     var dirty: [Connection] = []
+    /// The storage `dirty` trades places with while it is flushed (see `flushDirty`).
+    var spareDirty: [Connection] = []
     /// The time of the input being processed.
     var now: Int64
 
@@ -206,12 +208,19 @@ public actor HeraldEngine {
 
     func flushDirty() {
         while !self.dirty.isEmpty {
-            let batch = self.dirty
-            self.dirty.removeAll(keepingCapacity: true)
+            // The two lists trade places, so neither is copied or reallocated while connections are flushed.
+            var batch: [Connection] = []
+            swap(&batch, &self.spareDirty)
+            swap(&batch, &self.dirty)
+            defer {
+                batch.removeAll(keepingCapacity: true)
+                swap(&batch, &self.spareDirty)
+            }
             for connection in batch {
                 connection.isDirty = false
+                // The sink takes the array; a fresh one is only allocated when the connection gets its next frame.
                 let frames = connection.pending
-                connection.pending.removeAll(keepingCapacity: true)
+                connection.pending = []
                 if !frames.isEmpty {
                     connection.sink.write(frames)
                 }

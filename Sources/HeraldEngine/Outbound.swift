@@ -44,22 +44,31 @@ enum Outbound {
         }
 
         /// The frame for one receiver with its `seq`.
+        ///
+        /// The header and the `seq` tail are written into one small buffer and handed out as two slices of it, so
+        /// a receiver costs one allocation besides the shared body.
         func frame(seq: UInt64, requestID: UInt32 = 0, flags: HeraldFrameFlags = []) -> OutboundFrame {
-            var tail = ByteBuffer()
-            tail.reserveCapacity(12)
-            Outbound.writeVarint(UInt64(self.seqFieldNumber << 3), to: &tail)  // wire type 0
-            Outbound.writeVarint(seq, to: &tail)
+            let tag = UInt64(self.seqFieldNumber << 3)  // wire type 0
+            let tailLength = Outbound.varintSize(tag) + Outbound.varintSize(seq)
             let header = HeraldFrameHeader(
                 flags: flags,
                 opcode: self.opcode,
                 requestID: requestID,
-                payloadLength: self.body.readableBytes + tail.readableBytes
+                payloadLength: self.body.readableBytes + tailLength
             )
-            var head = ByteBuffer()
-            head.reserveCapacity(HeraldFrameHeader.size)
-            header.write(to: &head)
-            return OutboundFrame(head: head, body: self.body, tail: tail)
+            var scratch = ByteBuffer()
+            scratch.reserveCapacity(HeraldFrameHeader.size + tailLength)
+            header.write(to: &scratch)
+            Outbound.writeVarint(tag, to: &scratch)
+            Outbound.writeVarint(seq, to: &scratch)
+            let head = scratch.readSlice(length: HeraldFrameHeader.size)!
+            return OutboundFrame(head: head, body: self.body, tail: scratch)
         }
+    }
+
+    /// The number of bytes of `value` as a varint (1 to 10).
+    static func varintSize(_ value: UInt64) -> Int {
+        value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7
     }
 
     static func writeVarint(_ value: UInt64, to buffer: inout ByteBuffer) {

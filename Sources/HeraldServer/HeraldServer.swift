@@ -369,6 +369,8 @@ public final class HeraldServer: Service, Sendable {
             channel.eventLoop.makeCompletedFuture {
                 let pipeline = channel.pipeline.syncOperations
                 if let tls {
+                    // The tls:// listener serves only Herald: an ALPN offer without herald/1 is refused (TRN-12).
+                    try pipeline.addHandler(ByteToMessageHandler(ALPNOfferCheck(applicationProtocol: heraldALPN)))
                     try pipeline.addHandler(NIOSSLServerHandler(context: tls))
                 }
                 try pipeline.addHandler(

@@ -61,11 +61,11 @@ public struct HeraldFrame: Hashable, Sendable {
         guard let info = HeraldOpcodeTable.info(for: opcode) else {
             throw WireError(.unknownOpcode, "opcode \(opcode) is not in the v1 opcode table")
         }
-        let messageName = type(of: message).protoMessageName
-        guard messageName == info.fullMessageName else {
+        // Comparing the types, not their names, keeps this check free of string building on every frame.
+        guard ObjectIdentifier(type(of: message)) == ObjectIdentifier(info.messageType) else {
             throw WireError(
                 .malformedPayload,
-                "\(info.name) frames carry \(info.fullMessageName), not \(messageName)"
+                "\(info.name) frames carry \(info.fullMessageName), not \(type(of: message).protoMessageName)"
             )
         }
         let payload: ByteBuffer
@@ -73,7 +73,11 @@ public struct HeraldFrame: Hashable, Sendable {
             let serialized: ByteBufferPayload = try message.serializedBytes()
             payload = serialized.buffer
         } catch {
-            throw WireError(.malformedPayload, "cannot serialize \(messageName)", cause: error)
+            throw WireError(
+                .malformedPayload,
+                "cannot serialize \(type(of: message).protoMessageName)",
+                cause: error
+            )
         }
         let header = HeraldFrameHeader(
             flags: flags,
@@ -171,7 +175,7 @@ public struct HeraldFrame: Hashable, Sendable {
         guard let info = self.opcodeInfo else {
             throw WireError(.unknownOpcode, "opcode \(self.opcode) is not in the v1 opcode table")
         }
-        guard M.protoMessageName == info.fullMessageName else {
+        guard ObjectIdentifier(M.self) == ObjectIdentifier(info.messageType) else {
             throw WireError(
                 .malformedPayload,
                 "\(info.name) frames carry \(info.fullMessageName), not \(M.protoMessageName)"

@@ -112,7 +112,7 @@ struct WireTypeMismatch: Error, Hashable, Sendable, CustomStringConvertible {
 
 /// Walks a decoded message tree and checks every message's unknown fields: an unknown field whose number
 /// is a known field of that message means a wire-type mismatch.
-private struct WireTypeChecker: SwiftProtobuf.Visitor {
+private struct WireTypeChecker: StructureVisitor {
     var messageType: any SwiftProtobuf.Message.Type
 
     init(messageType: any SwiftProtobuf.Message.Type) {
@@ -147,40 +147,6 @@ private struct WireTypeChecker: SwiftProtobuf.Visitor {
         var nested = WireTypeChecker(messageType: M.self)
         try value.traverse(visitor: &nested)
     }
-
-    mutating func visitSingularGroupField<G: SwiftProtobuf.Message>(value: G, fieldNumber: Int) throws {
-        try self.visitSingularMessageField(value: value, fieldNumber: fieldNumber)
-    }
-
-    mutating func visitMapField<KeyType, ValueType>(
-        fieldType: _ProtobufMessageMap<KeyType, ValueType>.Type,
-        value: _ProtobufMessageMap<KeyType, ValueType>.BaseType,
-        fieldNumber: Int
-    ) throws {
-        for element in value.values {
-            try self.visitSingularMessageField(value: element, fieldNumber: fieldNumber)
-        }
-    }
-
-    mutating func visitMapField<KeyType, ValueType: MapValueType>(
-        fieldType: _ProtobufMap<KeyType, ValueType>.Type,
-        value: _ProtobufMap<KeyType, ValueType>.BaseType,
-        fieldNumber: Int
-    ) throws {}
-
-    mutating func visitMapField<KeyType, ValueType>(
-        fieldType: _ProtobufEnumMap<KeyType, ValueType>.Type,
-        value: _ProtobufEnumMap<KeyType, ValueType>.BaseType,
-        fieldNumber: Int
-    ) throws where ValueType.RawValue == Int {}
-
-    mutating func visitSingularDoubleField(value: Double, fieldNumber: Int) throws {}
-    mutating func visitSingularInt64Field(value: Int64, fieldNumber: Int) throws {}
-    mutating func visitSingularUInt64Field(value: UInt64, fieldNumber: Int) throws {}
-    mutating func visitSingularBoolField(value: Bool, fieldNumber: Int) throws {}
-    mutating func visitSingularStringField(value: String, fieldNumber: Int) throws {}
-    mutating func visitSingularBytesField(value: Data, fieldNumber: Int) throws {}
-    mutating func visitSingularEnumField<E: SwiftProtobuf.Enum>(value: E, fieldNumber: Int) throws {}
 }
 
 /// Finds out whether a field number is declared by a message type, using only public SwiftProtobuf API.

@@ -99,15 +99,13 @@ enum VarintBoundsCheck {
     }
 
     /// The nested message values and packed varint fields of one decoded message, by field number.
-    private struct FieldShapes: SwiftProtobuf.Visitor {
+    private struct FieldShapes: StructureVisitor {
         var messages: [Int: [any SwiftProtobuf.Message]] = [:]
         var packedVarints: Set<Int> = []
 
         mutating func visitSingularMessageField<M: SwiftProtobuf.Message>(value: M, fieldNumber: Int) throws {
             self.messages[fieldNumber, default: []].append(value)
         }
-
-        mutating func visitSingularGroupField<G: SwiftProtobuf.Message>(value: G, fieldNumber: Int) throws {}
 
         mutating func visitPackedInt32Field(value: [Int32], fieldNumber: Int) throws {
             self.packedVarints.insert(fieldNumber)
@@ -140,33 +138,6 @@ enum VarintBoundsCheck {
         mutating func visitPackedEnumField<E: SwiftProtobuf.Enum>(value: [E], fieldNumber: Int) throws {
             self.packedVarints.insert(fieldNumber)
         }
-
-        mutating func visitMapField<KeyType, ValueType>(
-            fieldType: _ProtobufMessageMap<KeyType, ValueType>.Type,
-            value: _ProtobufMessageMap<KeyType, ValueType>.BaseType,
-            fieldNumber: Int
-        ) throws {}
-
-        mutating func visitMapField<KeyType, ValueType: MapValueType>(
-            fieldType: _ProtobufMap<KeyType, ValueType>.Type,
-            value: _ProtobufMap<KeyType, ValueType>.BaseType,
-            fieldNumber: Int
-        ) throws {}
-
-        mutating func visitMapField<KeyType, ValueType>(
-            fieldType: _ProtobufEnumMap<KeyType, ValueType>.Type,
-            value: _ProtobufEnumMap<KeyType, ValueType>.BaseType,
-            fieldNumber: Int
-        ) throws where ValueType.RawValue == Int {}
-
-        mutating func visitSingularDoubleField(value: Double, fieldNumber: Int) throws {}
-        mutating func visitSingularInt64Field(value: Int64, fieldNumber: Int) throws {}
-        mutating func visitSingularUInt64Field(value: UInt64, fieldNumber: Int) throws {}
-        mutating func visitSingularBoolField(value: Bool, fieldNumber: Int) throws {}
-        mutating func visitSingularStringField(value: String, fieldNumber: Int) throws {}
-        mutating func visitSingularBytesField(value: Data, fieldNumber: Int) throws {}
-        mutating func visitSingularEnumField<E: SwiftProtobuf.Enum>(value: E, fieldNumber: Int) throws {}
-        mutating func visitUnknown(bytes: Data) throws {}
     }
 
     /// Reads varints and skips fields of bytes that SwiftProtobuf has already parsed. Running out of bytes ends

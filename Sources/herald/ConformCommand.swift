@@ -38,9 +38,16 @@ extension Herald.Conform {
 
                 Tokens for an external TARGET: --app-secret or --app-secret-file mint them (HS256, Spec/15-tokens.md); \
                 --token-command runs a shell command per token with HERALD_APP_ID, HERALD_USER and \
-                HERALD_TOKEN_KIND (valid, expired, wrong-app, ttl:SECONDS) set, which prints the token, or exits 2 \
-                when it cannot make that kind (the case is then not applicable). Without any of them the empty \
-                token is used (app-ID-only servers) and cases needing other tokens are not applicable.
+                HERALD_TOKEN_KIND (valid, expired, wrong-app, ttl:SECONDS, extra-claims, extra-header) set, which \
+                prints the token, or exits 2 when it cannot make that kind (the case is then not applicable). Without \
+                any of them the empty token is used (app-ID-only servers) and cases needing other tokens are not \
+                applicable.
+
+                App-ID-only mode (Spec/15-tokens.md §15.5): --app-id-only APPID names an app that TARGET serves in \
+                app-ID-only mode (herald serve --app-id-only-app APPID); the cases of that mode log in to it, and \
+                are not applicable without it. Their real tokens come from the same source, for APPID: signed with \
+                the same secret, or made by the token command with HERALD_APP_ID=APPID. The embedded engine serves \
+                such an app of its own.
 
                 Expected failures (--expected-failures FILE): one case id or glob per line, then ' # ' or ' -- ' and \
                 the mandatory reason; '#' starts a comment line. A listed case that fails (or times out) is \
@@ -57,11 +64,20 @@ extension Herald.Conform {
         @Argument(help: "The server: tcp://, tls://, ws:// or wss:// URL. Omit to test the embedded reference engine.")
         var target: String?
 
-        @Option(help: "The embedded engine's transport: tcp or ws (default tcp). Only without TARGET.")
+        @Option(help: "The embedded engine's transport: tcp, ws or tls (default tcp). Only without TARGET.")
         var transport: String?
 
         @Option(help: "The app id of TARGET (default \(ConformDriver.defaultAppID)).")
         var appID: String?
+
+        @Option(
+            name: .customLong("app-id-only"),
+            help: ArgumentHelp(
+                "An app that TARGET serves in app-ID-only mode, for the cases of that mode (see the discussion).",
+                valueName: "app-id"
+            )
+        )
+        var appIDOnly: String?
 
         @Option(help: "The app secret of TARGET, to mint tokens (at least 32 bytes).")
         var appSecret: String?
@@ -120,6 +136,7 @@ extension Herald.Conform {
             options.target = self.target
             options.transport = self.transport
             options.appID = self.appID
+            options.appIDOnly = self.appIDOnly
             options.appSecret = self.appSecret
             options.appSecretFile = self.appSecretFile
             options.tokenCommand = self.tokenCommand

@@ -21,7 +21,8 @@ extension Herald {
                 once into DATA/app-secret (mode 0600), reused on later starts, and printed with a ready-to-copy \
                 "herald token mint" command. --no-auth enables app-ID-only mode (TOK-13): an empty token or \
                 "_no_need_token" logs in without verification; real tokens are still verified against a secret, \
-                if one is given.
+                if one is given. --app-id-only-app ID (repeatable) serves another app, ID, in app-ID-only mode \
+                beside --app-id; its real tokens are verified against the same secret as those of --app-id.
 
                 Limits (Spec/14-limits.md §14.2), timers (§14.4) and rate limits (§14.3) default to the protocol \
                 defaults and are advertised in Welcome exactly as enforced (HS-22 … HS-24). Invalid settings exit \
@@ -64,6 +65,15 @@ extension Herald {
 
         @Flag(help: "App-ID-only mode: logins with an empty token or _no_need_token succeed (TOK-13, TOK-14).")
         var noAuth = false
+
+        @Option(
+            name: .customLong("app-id-only-app"),
+            help: ArgumentHelp(
+                "Also serve this app, in app-ID-only mode, with the secret of --app-id (repeatable; TOK-13).",
+                valueName: "app-id"
+            )
+        )
+        var appIDOnlyApps: [String] = []
 
         @Option(name: .customLong("data"), help: "Data directory: offline messages (PEER-36) and the generated secret.")
         var dataDirectory = "./herald-data"
@@ -179,6 +189,7 @@ extension Herald {
             }
             var engine = EngineConfiguration(
                 apps: [AppCredentials(appID: self.appID, secrets: secrets, allowsTokenlessLogin: self.noAuth)]
+                    + self.appIDOnlyApps.map { AppCredentials(appID: $0, secrets: secrets, allowsTokenlessLogin: true) }
             )
             self.limits.apply(to: &engine.limits)
             self.timers.apply(to: &engine.timers)

@@ -251,6 +251,97 @@ struct LoaderTests {
         )
     }
 
+    @Test("Crowds, forEach, optional expectations and $generate are validated with clear messages")
+    func crowdsOptionalAndGenerators() throws {
+        let valid = #"""
+            {"id": "channels.crowd", "title": "t", "requirements": ["HS-40"], "level": "MUST", "actors": ["alice"],
+             "crowds": {"crowd": "${limit:maxMemberEventChannelSize+1}", "few": 2},
+             "steps": [
+               {"connect": {"actor": "alice"}},
+               {"forEach": {"crowd": "crowd", "concurrency": 8, "steps": [
+                 {"connect": {"actor": "crowd"}}, {"login": {"actor": "crowd"}},
+                 {"send": {"actor": "crowd", "type": "Ping", "as": "p"}},
+                 {"expect": {"actor": "crowd", "response": "p"}}]}},
+               {"send": {"actor": "alice", "type": "SubscribePeersOnlineStatusRequest", "payload": {
+                 "peerIds": {"$generate": {"count": "${calc:${limit:maxSubscriptions}+1}", "item": "${user:crowd.${index}}"}},
+                 "option": "PEER_SUBSCRIPTION_OPTION_ONLINE_STATUS"}}},
+               {"expect": {"actor": "alice", "type": "ProtocolError", "optional": true}},
+               {"expect": {"actor": "alice", "type": "SubscribePeersOnlineStatusResponse", "payload": {
+                 "result": {"$ne": "PEER_SUBSCRIPTION_STATUS_RESULT_OK"}}}}]}
+            """#
+        let corpus = try self.loader.load(files: [(name: "09-channels.json", data: LoaderFixtures.file(valid))])
+        let scenario = try #require(corpus.cases.first?.scenario)
+        #expect(scenario.crowds == ["crowd": .template("${limit:maxMemberEventChannelSize+1}"), "few": .literal(2)])
+        guard case .forEach(let loop) = scenario.steps[1], case .expect(let optional) = scenario.steps[3] else {
+            Issue.record("unexpected steps \(scenario.steps)")
+            return
+        }
+        #expect(loop.crowd == "crowd")
+        #expect(loop.concurrency == .literal(8))
+        #expect(loop.steps.count == 4)
+        #expect(optional.optional == true)
+
+        let problems = self.problems([
+            (
+                "09-channels.json",
+                LoaderFixtures.file(
+                    #"""
+                    {"id": "channels.bad-crowd", "title": "t", "requirements": ["HS-40"], "level": "MUST",
+                     "actors": ["alice", "bob"], "crowds": {"bob": 3, "Big": -1},
+                     "steps": [
+                       {"connect": {"actor": "alice"}},
+                       {"forEach": {"crowd": "nobody", "concurrency": 0, "steps": []}},
+                       {"forEach": {"crowd": "bob", "steps": [
+                         {"connect": {"actor": "alice"}},
+                         {"forEach": {"crowd": "bob", "steps": [{"sync": "bob"}]}}]}},
+                       {"sync": "Big"},
+                       {"expect": {"actor": "alice", "type": "Pong", "optional": true, "withinMs": 100, "ignore": []}},
+                       {"expectAnyOf": {"actor": "alice", "alternatives": [{"type": "Pong", "optional": true}]}},
+                       {"send": {"actor": "alice", "type": "SetLocalUserAttributesRequest", "payload": {
+                         "attributes": {"$generate": {"count": "lots", "item": {"kee": "k"}, "extra": 1}}}}}]}
+                    """#
+                )
+            )
+        ]).map { "\($0.location ?? "-"): \($0.message)" }
+        #expect(problems.contains(#"crowds: "bob" is both an actor and a crowd"#))
+        #expect(problems.contains(#"crowds: crowd name "Big" does not match ^[a-z][a-z0-9_]*$"#))
+        #expect(problems.contains("crowds.Big: a crowd has 0 to 10000 members"))
+        #expect(problems.contains(#"steps[1].forEach.crowd: "nobody" is not a crowd of the case (crowds: Big, bob)"#))
+        #expect(problems.contains("steps[1].forEach.concurrency: at least 1 member runs at a time"))
+        #expect(problems.contains("steps[1].forEach.steps: no steps for the members"))
+        #expect(
+            problems.contains(
+                #"steps[2].forEach.steps[0].connect: inside forEach over bob, steps act on the member ("actor": "bob"), not on "alice""#
+            )
+        )
+        #expect(
+            problems.contains(
+                "steps[2].forEach.steps[1].forEach: forEach steps do not nest (this one is inside forEach over bob)"
+            )
+        )
+        #expect(problems.contains(#"steps[3].sync: crowd "Big" acts only inside a forEach step"#))
+        #expect(
+            problems.contains("steps[4].expect.withinMs: an optional expect does not wait; withinMs has no meaning")
+        )
+        #expect(problems.contains("steps[4].expect.ignore: an optional expect skips nothing; ignore has no meaning"))
+        #expect(problems.contains("steps[5].expectAnyOf.alternatives[0].optional: only an expect step can be optional"))
+        #expect(
+            problems.contains("steps[6].send.payload.attributes: $generate: unknown key extra; allowed: count, item")
+        )
+        #expect(
+            problems.contains(
+                #"steps[6].send.payload.attributes: $generate: count "lots" is neither a number nor a template"#
+            )
+        )
+        #expect(
+            problems.contains {
+                $0.hasPrefix(
+                    "steps[6].send.payload: the payload does not parse as herald.v1.SetLocalUserAttributesRequest"
+                )
+            }
+        )
+    }
+
     @Test("Invalid JSON is reported with the file name")
     func invalidJSON() {
         let problems = self.problems([("04-handshake.json", Data("{ not json".utf8))])

@@ -218,6 +218,148 @@ struct MatcherTests {
         )
     }
 
+    @Test("$each: every element of a non-empty array matches; the first failures are listed, the rest counted")
+    func each() throws {
+        let limits = #"{"r": [{"c": "A", "n": 2}, {"c": "B", "n": 3}]}"#
+        #expect(try self.match(#"{"r": {"$each": {"n": {"$gte": 1}}}}"#, limits).isMatch)
+        #expect(
+            try self.match(#"{"r": {"$each": {"n": {"$gte": 3}}}}"#, limits).mismatches == [
+                "payload.r[0].n: expected ≥ 3, got 2"
+            ]
+        )
+        #expect(
+            try self.match(#"{"r": {"$each": "x"}}"#, #"{"r": []}"#).mismatches == [
+                #"payload.r: expected a non-empty array whose every element matches "x", got []"#
+            ]
+        )
+        #expect(try self.match(#"{"r": {"$oneOf": [[], {"$each": "x"}]}}"#, #"{"r": []}"#).isMatch)
+        #expect(
+            try self.match(#"{"r": {"$each": 1}}"#, #"{"r": 1}"#).mismatches == ["payload.r: expected an array, got 1"]
+        )
+        #expect(
+            try self.match(#"{"r": {"$each": 1}}"#, #"{}"#).mismatches == [
+                #"payload.r: missing (expected {"$each":1})"#
+            ]
+        )
+        let many = try self.match(#"{"r": {"$each": 0}}"#, #"{"r": [1, 0, 2, 3, 4, 5, 6, 7, 8]}"#)
+        #expect(many.mismatches.count == 6)
+        #expect(many.mismatches[0] == "payload.r[0]: expected 0, got 1")
+        #expect(many.mismatches[4] == "payload.r[5]: expected 0, got 5")
+        #expect(
+            many.mismatches[5] == "payload.r: 3 more of the 9 elements do not match either (indices 6, 7, 8)"
+        )
+        let captured = try self.match(#"{"r": {"$each": {"c": {"$capture": "last"}}}}"#, limits)
+        #expect(captured.captures == ["last": .string("B")])
+    }
+
+    @Test("$ne: present and different; numbers equal decimal strings, structures compare deeply")
+    func notEqual() throws {
+        #expect(try self.match(#"{"id": {"$ne": 7}}"#, #"{"id": 8}"#).isMatch)
+        #expect(
+            try self.match(#"{"id": {"$ne": 7}}"#, #"{"id": "7"}"#).mismatches == [
+                #"payload.id: expected a value other than 7, got "7""#
+            ]
+        )
+        #expect(!(try self.match(#"{"id": {"$ne": {"a": [1, "2"]}}}"#, #"{"id": {"a": ["1", 2]}}"#).isMatch))
+        #expect(try self.match(#"{"id": {"$ne": {"a": [1]}}}"#, #"{"id": {"a": [1, 2]}}"#).isMatch)
+        #expect(try self.match(#"{"id": {"$ne": 0, "$gte": 1}}"#, #"{"id": 3}"#).isMatch)
+        #expect(
+            try self.match(#"{"id": {"$ne": 7}}"#, #"{}"#).mismatches == [#"payload.id: missing (expected {"$ne":7})"#]
+        )
+    }
+
+    @Test("$length matches the number of elements with a matcher")
+    func length() throws {
+        #expect(try self.match(#"{"ids": {"$length": 2}}"#, #"{"ids": ["a", "b"]}"#).isMatch)
+        #expect(try self.match(#"{"ids": {"$length": {"$gte": 1, "$lte": 2}}}"#, #"{"ids": ["a"]}"#).isMatch)
+        #expect(
+            try self.match(#"{"ids": {"$length": 3}}"#, #"{"ids": ["a", "b"]}"#).mismatches == [
+                "payload.ids.$length: expected 3, got 2"
+            ]
+        )
+        #expect(
+            try self.match(#"{"ids": {"$length": 3}}"#, #"{"ids": "abc"}"#).mismatches == [
+                #"payload.ids: expected an array, got "abc""#
+            ]
+        )
+    }
+
+    @Test("$distinct: whole elements, or the values at a field path")
+    func distinct() throws {
+        #expect(try self.match(#"{"ids": {"$distinct": true}}"#, #"{"ids": ["a", "b", "c"]}"#).isMatch)
+        #expect(try self.match(#"{"ids": {"$distinct": true}}"#, #"{"ids": []}"#).isMatch)
+        #expect(
+            try self.match(#"{"ids": {"$distinct": true}}"#, #"{"ids": ["a", "b", "a"]}"#).mismatches == [
+                #"payload.ids: elements 0 and 2 are equal (expected distinct): "a""#
+            ]
+        )
+        #expect(!(try self.match(#"{"ids": {"$distinct": true}}"#, #"{"ids": [5, "5"]}"#).isMatch))
+        let limits = #"{"r": [{"c": "A", "n": 1}, {"c": "B", "n": 1}, {"c": "A", "n": 2}]}"#
+        #expect(try self.match(#"{"r": {"$distinct": true}}"#, limits).isMatch)
+        #expect(
+            try self.match(#"{"r": {"$distinct": "c"}}"#, limits).mismatches == [
+                #"payload.r: elements 0 and 2 have the same c (expected distinct): "A""#
+            ]
+        )
+        #expect(
+            try self.match(#"{"r": {"$distinct": "x"}}"#, limits).mismatches == [
+                #"payload.r[0]: no field "x" at the top ($distinct compares x)"#
+            ]
+        )
+    }
+
+    @Test("Static checks of $each, $ne, $length, $distinct and $generate")
+    func newOperatorProblems() throws {
+        #expect(PayloadMatcher.problems(in: try self.json(#"{"a": {"$each": {"b": {"$nope": 1}}}}"#)).count == 1)
+        #expect(
+            PayloadMatcher.problems(in: try self.json(#"{"a": {"$ne": {"$gte": 1}}}"#)) == [
+                "payload.a: $ne takes a value, not a matcher"
+            ]
+        )
+        #expect(
+            PayloadMatcher.problems(in: try self.json(#"{"a": {"$distinct": false}}"#)) == [
+                "payload.a: $distinct takes true or a field path"
+            ]
+        )
+        #expect(
+            PayloadMatcher.problems(in: try self.json(#"{"a": {"$length": {"$regex": "("}}}"#)) == [
+                #"payload.a.$length: invalid regular expression "(""#
+            ]
+        )
+        let generated = #"{"a": {"$oneOf": {"$generate": {"count": 2, "item": {"$regex": "("}}}}}"#
+        #expect(
+            PayloadMatcher.problems(in: try self.json(generated)) == [
+                #"payload.a.$oneOf[*]: invalid regular expression "(""#
+            ]
+        )
+        #expect(
+            PayloadMatcher.problems(in: try self.json(#"{"a": {"$generate": {"count": 2, "item": "x"}}}"#)).isEmpty
+        )
+    }
+
+    @Test("Payload validation checks a generated item as an element of its field, and the operand of $each")
+    func generatorValidation() throws {
+        let subscribe = Herald_V1_SubscribePeersOnlineStatusRequest.self
+        let ids = #"{"peerIds": {"$generate": {"count": "${limit:maxSubscriptions}", "item": "${user:p${index}}"}}}"#
+        #expect(ProtoJSON.validationProblem(try self.json(ids), as: subscribe) == nil)
+        let set = Herald_V1_SetLocalUserAttributesRequest.self
+        let good = #"{"attributes": {"$generate": {"count": 3, "item": {"key": "k${index}", "value": "v"}}}}"#
+        #expect(ProtoJSON.validationProblem(try self.json(good), as: set) == nil)
+        let typo = #"{"attributes": {"$generate": {"count": 3, "item": {"kee": "k${index}", "value": "v"}}}}"#
+        #expect(ProtoJSON.validationProblem(try self.json(typo), as: set) != nil)
+        let welcome = Herald_V1_Welcome.self
+        #expect(
+            ProtoJSON.validationProblem(
+                try self.json(#"{"rateLimits": {"$each": {"count": {"$gte": 1}, "rateClass": {"$ne": "X"}}}}"#),
+                as: welcome
+            ) == nil
+        )
+        #expect(
+            ProtoJSON.validationProblem(try self.json(#"{"rateLimits": {"$each": {"kount": 1}}}"#), as: welcome)
+                != nil
+        )
+    }
+
     @Test("Payload validation accepts templates and operators but not unknown fields")
     func validation() throws {
         let type = Herald_V1_JoinChannelRequest.self

@@ -257,7 +257,8 @@ struct MutantServerTests {
                 connector: connector,
                 appID: EmbeddedTarget.appID,
                 tokens: SecretTokenSource(secret: EmbeddedTarget.appSecret),
-                probe: probe
+                probe: probe,
+                appIDOnlyAppID: EmbeddedTarget.appIDOnlyAppID
             )
             var results = await Runner(environment: environment).run(cases)
             let fired = Self.casesHit(by: log, cases: cases, nonce: environment.nonce)
@@ -345,6 +346,7 @@ enum StepWalk {
     static func all(_ steps: [Step]) -> [Step] {
         steps.flatMap { step -> [Step] in
             if case .repeat(let body) = step { return [step] + Self.all(body.steps) }
+            if case .forEach(let body) = step { return [step] + Self.all(body.steps) }
             return [step]
         }
     }

@@ -1,10 +1,11 @@
 import Foundation
-import HeraldConformance
 import HeraldEngine
 import HeraldServer
 import Logging
 import Synchronization
 import Testing
+
+@testable import HeraldConformance
 
 /// The in-process reference server the runner tests run against.
 enum RunnerFixtures {
@@ -107,25 +108,13 @@ struct RunnerCoreTests {
         }
     }
 
-    @Test("The handshake chapter passes over TLS and WebSocket over TLS", .enabled(if: opensslExecutable != nil))
+    @Test("The handshake chapter passes over TLS and WebSocket over TLS")
     func handshakeChapterOverTLS() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-conform-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let certificate = directory + "/cert.pem"
-        let key = directory + "/key.pem"
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: opensslExecutable ?? "openssl")
-        openssl.arguments = [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost",
-        ]
-        openssl.standardOutput = FileHandle.nullDevice
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        try #require(openssl.terminationStatus == 0)
+        // The embedded engine's certificate (localhost, 127.0.0.1) serves as the test certificate.
+        let identity = try EmbeddedTLSIdentity.writeFiles()
+        defer { try? FileManager.default.removeItem(at: identity.directory) }
+        let certificate = identity.files.certificateChainPath
+        let key = identity.files.privateKeyPath
         let cases = try RunnerFixtures.handshakeCases().filter { $0.id != "handshake.idle-timeout" }
         let tls = TLSFiles(certificateChainPath: certificate, privateKeyPath: key)
         try await RunnerFixtures.withServer(RunnerFixtures.configuration(tls: tls)) { listeners in
@@ -463,9 +452,6 @@ struct RunnerCoreTests {
 }
 
 /// An `openssl` executable, if the machine has one.
-let opensslExecutable: String? = ["/usr/bin/openssl", "/usr/local/bin/openssl", "/opt/homebrew/bin/openssl"].first {
-    FileManager.default.isExecutableFile(atPath: $0)
-}
 
 /// Mints every kind of token but expired ones.
 struct NoExpiredTokens: TokenSource {

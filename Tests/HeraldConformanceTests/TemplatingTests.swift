@@ -139,4 +139,123 @@ struct TemplatingTests {
         #expect(Templating.problems(in: "${user:a").count == 1)
         #expect(Templating.tokenTemplates(in: .object(["t": .string("${token:expired}")])) == ["token:expired"])
     }
+
+    @Test("$generate builds arrays sized from limits; ${index} counts the elements; generators nest")
+    func generate() throws {
+        var context = self.context()
+        let ids = try JSONValue(
+            parsing: #"{"$generate": {"count": "${limit:maxAttributeValueBytes-5}", "item": "${user:p${index}}"}}"#
+        )
+        #expect(
+            try Templating.resolve(json: .object(["peerIds": ids]), in: context)
+                == .object(["peerIds": .array((0..<3).map { .string(context.userID("p\($0)")) })])
+        )
+        let attributes = try JSONValue(
+            parsing: #"{"$generate": {"count": 2, "item": {"key": "k${index+1}", "value": "${fill:${index+2}}"}}}"#
+        )
+        #expect(
+            try Templating.resolve(json: attributes, in: context)
+                == .array([
+                    .object(["key": .string("k1"), "value": .string("xx")]),
+                    .object(["key": .string("k2"), "value": .string("xxx")]),
+                ])
+        )
+        let nested = try JSONValue(
+            parsing: #"{"$generate": {"count": 2, "item": {"$generate": {"count": "${index+1}", "item": "${index}"}}}}"#
+        )
+        #expect(
+            try Templating.resolve(json: nested, in: context)
+                == .array([.array([.int(0)]), .array([.int(0), .int(1)])])
+        )
+        #expect(
+            try Templating.resolve(
+                json: try JSONValue(parsing: #"{"$generate": {"count": 0, "item": 1}}"#),
+                in: context
+            ) == .array([])
+        )
+        context.iteration = 7
+        let withRepeat = try JSONValue(parsing: #"{"$generate": {"count": 2, "item": "${i}-${index}"}}"#)
+        #expect(try Templating.resolve(json: withRepeat, in: context) == .array([.string("7-0"), .string("7-1")]))
+    }
+
+    @Test("$generate and ${index} errors name the problem")
+    func generateErrors() throws {
+        let context = self.context()
+        #expect(throws: TemplateError("${index} is used outside the item of a $generate")) {
+            try Templating.resolve("${index}", in: context)
+        }
+        #expect(throws: TemplateError("$generate: count -1 is not between 0 and 100000")) {
+            try Templating.resolve(
+                json: try JSONValue(parsing: #"{"$generate": {"count": "${calc:0-1}", "item": 1}}"#),
+                in: context
+            )
+        }
+        #expect(throws: TemplateError(#"$generate: count "${app}" is "app-1", not an integer"#)) {
+            try Templating.resolve(
+                json: try JSONValue(parsing: #"{"$generate": {"count": "${app}", "item": 1}}"#),
+                in: context
+            )
+        }
+        #expect(throws: TemplateError("$generate needs an item")) {
+            try Templating.resolve(json: try JSONValue(parsing: #"{"$generate": {"count": 1}}"#), in: context)
+        }
+        #expect(
+            Templating.generatorProblems(
+                try #require(
+                    try JSONValue(parsing: #"{"$generate": {"count": -2, "item": 1, "step": 2}, "x": 1}"#).objectValue
+                )
+            )
+                == [
+                    "a $generate object has no other keys (found x)",
+                    "$generate: unknown key step; allowed: count, item",
+                    "$generate: count -2 is not an integer between 0 and 100000",
+                ]
+        )
+        #expect(
+            Templating.generatorProblems(
+                try #require(try JSONValue(parsing: #"{"$generate": {"count": "${nope}", "item": 1}}"#).objectValue)
+            ).first?
+            .hasPrefix("$generate: count: unknown template ${nope}") == true
+        )
+        #expect(
+            Templating.generatorProblems(
+                try #require(try JSONValue(parsing: #"{"$generate": {"count": "many", "item": 1}}"#).objectValue)
+            )
+                == [#"$generate: count "many" is neither a number nor a template"#]
+        )
+        #expect(Templating.problems(in: "${index+1} ${index-2}").isEmpty)
+        #expect(Templating.problems(in: "${indexx}").first?.hasPrefix("unknown template ${indexx}") == true)
+    }
+
+    @Test("${calc:…}: integer arithmetic on expanded templates, with precedence, parentheses and clear errors")
+    func calc() throws {
+        let context = self.context()
+        #expect(try Templating.resolve("${calc:1+2*3}", in: context) == .int(7))
+        #expect(try Templating.resolve("${calc:(1+2)*3}", in: context) == .int(9))
+        #expect(try Templating.resolve("${calc: 17 / 5 }", in: context) == .int(3))
+        #expect(try Templating.resolve("${calc:17%5-1}", in: context) == .int(1))
+        #expect(try Templating.resolve("${calc:-3--4}", in: context) == .int(1))
+        #expect(try Templating.resolve("${calc:-7/2}", in: context) == .int(-3))
+        #expect(
+            try Templating.resolve(
+                "${calc:${limit:maxChannelsJoined}/(${limit:maxAttributeValueBytes}+1)+1}",
+                in: context
+            )
+                == .int(3)
+        )
+        #expect(try Templating.resolve("n=${calc:2*${limit:maxChannelsJoined}}", in: context) == .string("n=40"))
+        #expect(throws: TemplateError(#"${calc:1/0}: division by zero in "1/0""#)) {
+            try Templating.resolve("${calc:1/0}", in: context)
+        }
+        #expect(throws: TemplateError(#"${calc:2*(3+1}: missing ")" in "2*(3+1""#)) {
+            try Templating.resolve("${calc:2*(3+1}", in: context)
+        }
+        #expect(throws: TemplateError(#"${calc:9223372036854775807+1}: overflow in "9223372036854775807+1""#)) {
+            try Templating.resolve("${calc:9223372036854775807+1}", in: context)
+        }
+        #expect(Templating.problems(in: "${calc:1+}") == [#"${calc:1+}: "1+" ends where a number is expected"#])
+        #expect(Templating.problems(in: "${calc:2x}") == [#"${calc:2x}: unexpected "x" in "2x""#])
+        #expect(Templating.problems(in: "${calc:${limit:maxChannelsJoined}*2}").isEmpty)
+        #expect(Templating.problems(in: "${calc}") == ["${calc} needs an expression"])
+    }
 }

@@ -476,6 +476,35 @@ struct SessionTokenTests {
         #expect(frames.map(\.opcode) == [.connectionStateChanged, .tokenPrivilegeWillExpire])
     }
 
+    @Test("TOK-17, TOK-26: a session without a token gets no expiry events, also after renewing to no token")
+    func sessionWithoutTokenNeverExpires() async throws {
+        let harness = try EngineHarness { $0.timers.tokenWillExpireLeadMs = 1000 }
+        let nowSeconds = harness.now / 1000
+        let tokenless = await harness.connect()
+        let first = await tokenless.request(loginRequest("alice"), expecting: Herald_V1_LoginResponse.self)
+        #expect(first.result == .ok && first.tokenExpiresMs == 0)
+        _ = tokenless.drain()
+        let renewed = await harness.connect()
+        let token = try await mint("bob", app: testAppID, at: nowSeconds, lifetime: 10)
+        let second = await renewed.request(loginRequest("bob", token: token), expecting: Herald_V1_LoginResponse.self)
+        #expect(second.result == .ok && second.tokenExpiresMs == (nowSeconds + 10) * 1000)
+        let renewal = await renewed.request(
+            Herald_V1_RenewTokenRequest.with { $0.token = "_no_need_token" },
+            expecting: Herald_V1_RenewTokenResponse.self
+        )
+        #expect(renewal.result == .ok && renewal.tokenExpiresMs == 0 && renewal.token == "_no_need_token")
+        _ = renewed.drain()
+        // Well past the old token's warning and expiry.
+        for _ in 0..<6 {
+            await harness.advance(by: 4000)
+            _ = await tokenless.request(Herald_V1_Ping(), expecting: Herald_V1_Pong.self)
+            _ = await renewed.request(Herald_V1_Ping(), expecting: Herald_V1_Pong.self)
+        }
+        tokenless.expectNothing()
+        renewed.expectNothing()
+        #expect(!tokenless.sink.isClosed && !renewed.sink.isClosed)
+    }
+
     @Test("TOK-23 … TOK-27: renewal results and the new expiry")
     func renewal() async throws {
         let harness = try EngineHarness { $0.timers.tokenWillExpireLeadMs = 1000 }

@@ -795,6 +795,31 @@ struct TokenTests {
         #expect(await verdicts(negativeIat).login == verifiedDefault)
     }
 
+    // MARK: Members the chapter does not define
+
+    @Test("TOK-6: claims and header members the chapter does not define are ignored; names are case-sensitive")
+    func undefinedMembersIgnored() async throws {
+        let claims = TokenFixture.claims([
+            "jti": #""id-1""#, "roles": #"["a",{"b":[1,2.5,-3e2,true,false,null]}]"#, "scope": "null",
+            "Aud": #""other""#, "SUB": #""bob""#, "EXP": "1", "Iat": "\(TokenFixture.iat + 86_400)",
+            "NBF": "\(TokenFixture.iat + 86_400)", "Nbf": #""not a number""#,
+        ])
+        let header =
+            #"{"alg":"HS256","typ":"JWT","kid":"unknown-key","x-private":{"nested":[true]},"ALG":"none","#
+            + #""Typ":"other","Crit":["exp"],"cty":"not-a-jwt"}"#
+        let withClaims = try await TokenFixture.token(claims: claims)
+        let withHeader = try await TokenFixture.token(header: header)
+        let withBoth = try await TokenFixture.token(header: header, claims: claims)
+        for token in [withClaims, withHeader, withBoth] {
+            let result = await verdicts(token)
+            #expect(result.login == verifiedDefault)
+            #expect(result.renewal == verifiedDefault)
+        }
+        // Ignoring them does not mask a real failure.
+        #expect(await verdicts(withBoth, userID: "bob").login == .failed(.subject))
+        #expect(await verdicts(withBoth, nowMs: TokenFixture.exp * 1000).login == .failed(.expired))
+    }
+
     // MARK: App-ID-only mode
 
     @Test("TOK-14/TOK-16: empty and _no_need_token are tokenless in app-ID-only mode, INVALID_TOKEN otherwise")

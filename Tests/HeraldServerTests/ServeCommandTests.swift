@@ -224,6 +224,68 @@ struct ServeCommandTests {
         #expect(try await second.exitStatus() == 0)
     }
 
+    @Test("--app-id-only-app serves another app in app-ID-only mode; herald conform --app-id-only tests it")
+    func appIDOnlyApp() async throws {
+        let data = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let secret = "herald-serve-tests-app-id-only-secret"
+        let common = ["serve", "--tcp", "127.0.0.1:0", "--no-ws", "--data", data, "--app-secret", secret]
+        #expect(try await HeraldProcess.run(common + ["--app-id-only-app", "herald-dev"]).status == 2)
+        let server = try HeraldProcess(common + ["--app-id-only-app", "open-a", "--app-id-only-app", "open-b"])
+        let address = try await server.tcpAddress()
+
+        for (app, user) in [("open-a", "alice"), ("open-b", "bob")] {
+            let client = try await TestClient.connectStream(host: address.host, port: address.port)
+            try await client.hello()
+            let response = try await client.login(user, appID: app)
+            #expect(response.result == .ok && response.tokenExpiresMs == 0)  // TOK-14
+            await client.close()
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        let token = try await TokenMinter.mint(
+            appID: "open-a",
+            userID: "carol",
+            secret: Array(secret.utf8),
+            issuedAt: now,
+            lifetimeSeconds: 600
+        )
+        let verified = try await TestClient.connectStream(host: address.host, port: address.port)
+        try await verified.hello()
+        #expect(try await verified.login("carol", appID: "open-a", token: token).tokenExpiresMs == (now + 600) * 1000)
+        let garbage = try await TestClient.connectStream(host: address.host, port: address.port)
+        try await garbage.hello()
+        #expect(try await garbage.login("dave", appID: "open-a", token: "garbage").result == .invalidToken)  // TOK-15
+        let strict = try await TestClient.connectStream(host: address.host, port: address.port)
+        try await strict.hello()
+        #expect(try await strict.login("erin", appID: "herald-dev").result == .invalidToken)  // TOK-16
+        for client in [verified, garbage, strict] { await client.close() }
+
+        // The conformance cases of app-ID-only mode, against this server: not applicable without --app-id-only.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let conform = [
+            "conform", "tcp://\(address.host):\(address.port)", "--app-secret", secret, "--filter",
+            "tokens.app-id-only.*", "--scenarios", root.appendingPathComponent("Vectors/scenarios").path, "--spec",
+            root.appendingPathComponent("Spec").path,
+        ]
+        let skipped = try await HeraldProcess.run(conform)
+        #expect(skipped.status == 0)
+        #expect(
+            skipped.output.contains {
+                $0.hasPrefix("1 passed, 0 failed, 0 expected-fail, 0 unexpected-pass, 5 not-applicable")
+            }
+        )
+        let run = try await HeraldProcess.run(conform + ["--app-id-only", "open-b"])
+        #expect(run.status == 0, "\(run.output.joined(separator: "\n"))")
+        #expect(
+            run.output.contains {
+                $0.hasPrefix("6 passed, 0 failed, 0 expected-fail, 0 unexpected-pass, 0 not-applicable")
+            }
+        )
+        server.send(SIGTERM)
+        #expect(try await server.exitStatus() == 0)
+    }
+
     @Test("herald serve --help names one flag per limit and timer")
     func helpListsEverySetting() async throws {
         let (status, output) = try await HeraldProcess.run(["serve", "--help"])
@@ -234,8 +296,8 @@ struct ServeCommandTests {
         }
         for flag in [
             "--tcp", "--ws", "--ws-path", "--no-tcp", "--no-ws", "--tls-cert", "--tls-key", "--app-id",
-            "--app-secret", "--app-secret-file", "--no-auth", "--data", "--rate-limit", "--no-rate-limit",
-            "--log-level",
+            "--app-secret", "--app-secret-file", "--no-auth", "--app-id-only-app", "--data", "--rate-limit",
+            "--no-rate-limit", "--log-level",
         ] {
             #expect(help.contains(flag), "no \(flag) in herald serve --help")
         }

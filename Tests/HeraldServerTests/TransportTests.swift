@@ -21,6 +21,27 @@ let opensslPath: String? = ["/usr/bin/openssl", "/usr/local/bin/openssl", "/opt/
     FileManager.default.isExecutableFile(atPath: $0)
 }
 
+/// Makes a throw-away self-signed P-256 certificate for `localhost` (valid one day) with `openssl` in `directory`.
+func makeTestCertificate(in directory: String) throws -> TLSFiles {
+    let certificate = directory + "/cert.pem"
+    let key = directory + "/key.pem"
+    let openssl = Process()
+    openssl.executableURL = URL(fileURLWithPath: opensslPath ?? "openssl")
+    openssl.arguments = [
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
+        "-addext", "subjectAltName=DNS:localhost",
+    ]
+    openssl.standardOutput = FileHandle.nullDevice
+    openssl.standardError = FileHandle.nullDevice
+    try openssl.run()
+    openssl.waitUntilExit()
+    guard openssl.terminationStatus == 0 else {
+        throw TestFailure("openssl req failed with status \(openssl.terminationStatus)")
+    }
+    return TLSFiles(certificateChainPath: certificate, privateKeyPath: key)
+}
+
 @Suite("Transports")
 struct TransportTests {
     @Test("WebSocket pings are answered and do not count as activity (HS-43)")
@@ -210,23 +231,11 @@ struct TransportTests {
     func tls() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let certificate = directory + "/cert.pem"
-        let key = directory + "/key.pem"
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: opensslPath ?? "openssl")
-        openssl.arguments = [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost",
-        ]
-        openssl.standardOutput = FileHandle.nullDevice
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        #expect(openssl.terminationStatus == 0)
+        let files = try makeTestCertificate(in: directory)
+        let certificate = files.certificateChainPath
 
         let configuration = testConfiguration {
-            $0.tls = TLSFiles(certificateChainPath: certificate, privateKeyPath: key)
+            $0.tls = files
             $0.webSocket = nil
             $0.secureWebSocket = ListenAddress(host: "127.0.0.1", port: 0)
         }
