@@ -251,6 +251,17 @@ private func joinChannel(_ client: BenchClient, _ channelID: String, on engine: 
     require(client.sink.lastOpcode == .memberCountUpdated, "the join of \(client.id) failed")
 }
 
+/// `count` clients, `user0` … , logged in and joined to `channelID`.
+private func channelMembers(_ count: Int, in channelID: String, on engine: HeraldEngine) async -> [BenchClient] {
+    var clients: [BenchClient] = []
+    for index in 0..<count {
+        let client = await login("user\(index)", on: engine)
+        await joinChannel(client, channelID, on: engine)
+        clients.append(client)
+    }
+    return clients
+}
+
 // MARK: - Channel fan-out
 
 /// `members` clients in one channel; the first one sends.
@@ -266,12 +277,7 @@ private struct ChannelRoom: Sendable {
 
     init(members: Int) async throws {
         self.engine = try makeEngine()
-        var clients: [BenchClient] = []
-        for index in 0..<members {
-            let client = await login("user\(index)", on: self.engine)
-            await joinChannel(client, Self.channelID, on: self.engine)
-            clients.append(client)
-        }
+        let clients = await channelMembers(members, in: Self.channelID, on: self.engine)
         let sessions = await self.engine.counts().sessions
         require(sessions == members, "\(sessions) sessions, expected \(members)")
         self.sender = clients[0]
@@ -385,12 +391,7 @@ private struct ChurnRoom: Sendable {
 
     init(members: Int) async throws {
         self.engine = try makeEngine()
-        var clients: [BenchClient] = []
-        for index in 0..<members {
-            let client = await login("user\(index)", on: self.engine)
-            await joinChannel(client, Self.channelID, on: self.engine)
-            clients.append(client)
-        }
+        let clients = await channelMembers(members, in: Self.channelID, on: self.engine)
         self.members = clients
         self.churner = await login("churner", on: self.engine)
         self.join = clientFrame(Herald_V1_JoinChannelRequest.with { $0.channelID = Self.channelID }, requestID: 100)
