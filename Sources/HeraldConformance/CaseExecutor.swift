@@ -737,6 +737,17 @@ private final class CaseRun {
                 try await connection.sendRaw(bytes)
             } else if let text = step.text {
                 try await connection.sendText(try Templating.expand(text, in: self.context))
+            } else if let ping = step.webSocketPing {
+                guard connection.transport.isWebSocket else {
+                    throw StepStop.fail(
+                        "webSocketPing needs a WebSocket transport, not \(connection.transport.rawValue)"
+                    )
+                }
+                let text = try Templating.expand(ping, in: self.context)
+                guard let data = HexText.decode(text), data.count <= 125 else {
+                    throw StepStop.fail("\"\(text)\" is not hexadecimal of at most 125 bytes")
+                }
+                try await connection.sendWebSocketPing(data)
             }
         } catch let stop as StepStop {
             throw stop

@@ -25,6 +25,10 @@ public struct ReceivedFrame: Sendable {
     public var decodeError: String?
     /// When it arrived, in milliseconds since the case started.
     public var atMs: Int64
+    /// How the payload differs from its canonical encoding (FRM-18), when it does; `nil` for a canonical payload,
+    /// one that does not parse, and one with fields this runner does not know (whose canonical place it cannot
+    /// tell).
+    public var nonCanonical: String?
 
     /// Decodes `frame`.
     public init(frame: HeraldFrame, atMs: Int64) {
@@ -33,12 +37,32 @@ public struct ReceivedFrame: Sendable {
         self.typeName =
             frame.opcodeInfo?.name ?? Transcript.opcodeText(UInt16(truncatingIfNeeded: frame.opcode.rawValue))
         do {
-            self.rendering = ProtoJSON.render(try frame.decodeMessage())
+            let message = try frame.decodeMessage()
+            self.rendering = ProtoJSON.render(message)
             self.decodeError = nil
+            self.nonCanonical = Self.canonicalDifference(message, frame)
         } catch {
             self.rendering = nil
             self.decodeError = error.description
         }
+    }
+
+    /// Re-encodes `message` canonically (SwiftProtobuf writes fields in number order, packs repeated scalars and
+    /// omits defaults) and compares with the payload as received.
+    private static func canonicalDifference(_ message: any SwiftProtobuf.Message, _ frame: HeraldFrame) -> String? {
+        let received = Array(frame.payload.readableBytesView)
+        guard let canonical: [UInt8] = try? message.serializedBytes(), canonical != received else { return nil }
+        // Unknown fields are re-emitted after the known ones, wherever they were; only judge payloads without them.
+        guard let known = try? frame.decodeMessage(discardingUnknownFields: true),
+            let knownBytes: [UInt8] = try? known.serializedBytes(), knownBytes == canonical
+        else { return nil }
+        let index = zip(canonical, received).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            ?? min(canonical.count, received.count)
+        func excerpt(_ bytes: [UInt8]) -> String {
+            bytes[index..<min(bytes.count, index + 12)].map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        }
+        return "the payload (\(received.count) bytes) is not its canonical encoding (\(canonical.count) bytes): "
+            + "at byte \(index) it has \(excerpt(received)), the canonical encoding \(excerpt(canonical))"
     }
 
     /// A one-line description: type, request id, flags and payload.
@@ -181,6 +205,10 @@ final class ConnectionShared: Sendable {
             return
         }
         self.queue.push(.frame(received))
+        if let difference = received.nonCanonical {
+            // FRM-18 binds every sender; like the receive limit (HS-28) it is checked on every frame of every case.
+            self.failed("the server sent a \(received.typeName) that breaks FRM-18 (canonical encoding): \(difference)")
+        }
     }
 
     func failed(_ message: String) {
@@ -461,6 +489,17 @@ public final class ConformanceConnection: Sendable {
         try await self.write(ByteBuffer(bytes: bytes))
     }
 
+    /// Sends a WebSocket ping control frame carrying `data` (WebSocket only). It is not Herald traffic: the
+    /// server answers with a pong, which the runner does not deliver as a frame, and must not count it as
+    /// activity (HS-43).
+    public func sendWebSocketPing(_ data: [UInt8]) async throws {
+        precondition(self.transport.isWebSocket, "WebSocket pings need a WebSocket connection")
+        let hex = data.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()
+        self.shared.recorder.recordTransport(actor: self.shared.actor, event: "ws-ping", detail: hex)
+        let frame = WebSocketFrame(fin: true, opcode: .ping, maskKey: .random(), data: ByteBuffer(bytes: data))
+        try await self.channel.writeAndFlush(frame)
+    }
+
     /// Sends a WebSocket text message (over TCP and TLS, writes the UTF-8 bytes).
     public func sendText(_ text: String) async throws {
         self.shared.recorder.recordTransport(actor: self.shared.actor, event: "text", detail: text)
@@ -644,6 +683,14 @@ private final class WebSocketFrameHandler: ChannelInboundHandler {
         case .ping:
             let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)
             context.writeAndFlush(Self.wrapOutboundOut(pong), promise: nil)
+        case .pong:
+            // The answer to a webSocketPing step; shown in the transcript, never delivered as a frame.
+            self.shared.recorder.recordTransport(
+                actor: self.shared.actor,
+                event: "ws-pong",
+                detail: frame.unmaskedData.readableBytesView.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
+                    .joined()
+            )
         case .connectionClose:
             var payload = frame.unmaskedData
             let code = payload.readInteger(as: UInt16.self)

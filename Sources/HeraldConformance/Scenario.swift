@@ -712,16 +712,20 @@ public struct SendRawStep: Codable, Sendable, Hashable {
     public var hex: String?
     /// A text message (WebSocket only; over TCP the UTF-8 bytes are written).
     public var text: String?
+    /// A WebSocket ping control frame with this application data in hexadecimal (templated; may be empty). Only
+    /// over WebSocket: on another transport the step fails, so such cases list `"transports": ["ws", "wss"]`.
+    public var webSocketPing: String?
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case actor, hex, text
+        case actor, hex, text, webSocketPing
     }
 
     /// Creates a step.
-    public init(actor: String, hex: String? = nil, text: String? = nil) {
+    public init(actor: String, hex: String? = nil, text: String? = nil, webSocketPing: String? = nil) {
         self.actor = actor
         self.hex = hex
         self.text = text
+        self.webSocketPing = webSocketPing
     }
 
     /// Decodes the step, rejecting unknown keys.
@@ -731,6 +735,7 @@ public struct SendRawStep: Codable, Sendable, Hashable {
         self.actor = try container.decode(String.self, forKey: .actor)
         self.hex = try container.decodeIfPresent(String.self, forKey: .hex)
         self.text = try container.decodeIfPresent(String.self, forKey: .text)
+        self.webSocketPing = try container.decodeIfPresent(String.self, forKey: .webSocketPing)
     }
 }
 

@@ -466,16 +466,24 @@ private struct CaseChecker {
             self.checkInt(send.requestId, at: location + ".requestId")
             self.checkInt(send.flags, at: location + ".flags")
         case .sendRaw(let raw):
-            switch (raw.hex, raw.text) {
-            case (let hex?, nil):
+            switch (raw.hex, raw.text, raw.webSocketPing) {
+            case (let hex?, nil, nil):
                 self.checkTemplates(hex, at: location + ".hex")
                 if !hex.contains("${") && HexText.decode(hex) == nil {
                     self.problem(location + ".hex", "not an even number of hexadecimal digits")
                 }
-            case (nil, let text?):
+            case (nil, let text?, nil):
                 self.checkTemplates(text, at: location + ".text")
+            case (nil, nil, let ping?):
+                self.checkTemplates(ping, at: location + ".webSocketPing")
+                if !ping.contains("${") && HexText.decode(ping).map({ $0.count > 125 }) ?? true {
+                    self.problem(
+                        location + ".webSocketPing",
+                        "not hexadecimal of at most 125 bytes (the largest control frame payload, RFC 6455 §5.5)"
+                    )
+                }
             default:
-                self.problem(location, "give exactly one of hex and text")
+                self.problem(location, "give exactly one of hex, text and webSocketPing")
             }
         case .ack(let ack):
             if (ack.delivery == nil) == (ack.requestId == nil) {
