@@ -24,12 +24,15 @@ import Testing
         #expect(Self.received(.pong, []).nonCanonical == nil)
     }
 
-    @Test("non-canonical payloads are reported", arguments: [
-        [0x08, 0xAC, 0x82, 0x00],  // client_time_ms 300 with a padded varint
-        [0x10, 0x01, 0x08, 0x01],  // fields out of order
-        [0x08, 0x00],  // a field written at its default value
-        [0x08, 0x01, 0x08, 0x02],  // a non-repeated field twice
-    ] as [[UInt8]])
+    @Test(
+        "non-canonical payloads are reported",
+        arguments: [
+            [0x08, 0xAC, 0x82, 0x00],  // client_time_ms 300 with a padded varint
+            [0x10, 0x01, 0x08, 0x01],  // fields out of order
+            [0x08, 0x00],  // a field written at its default value
+            [0x08, 0x01, 0x08, 0x02],  // a non-repeated field twice
+        ] as [[UInt8]]
+    )
     func nonCanonical(payload: [UInt8]) {
         let frame = Self.received(.pong, payload)
         #expect(frame.decodeError == nil)
