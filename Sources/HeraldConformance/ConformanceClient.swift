@@ -56,7 +56,8 @@ public struct ReceivedFrame: Sendable {
         guard let known = try? frame.decodeMessage(discardingUnknownFields: true),
             let knownBytes: [UInt8] = try? known.serializedBytes(), knownBytes == canonical
         else { return nil }
-        let index = zip(canonical, received).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        let index =
+            zip(canonical, received).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             ?? min(canonical.count, received.count)
         func excerpt(_ bytes: [UInt8]) -> String {
             bytes[index..<min(bytes.count, index + 12)].map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
