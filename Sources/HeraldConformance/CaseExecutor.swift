@@ -397,6 +397,7 @@ private final class CaseRun {
         case .expectNone(let body): try await self.expectNone(body)
         case .sync(let body): try await self.sync(body.actor)
         case .waitTimer(let body): try await self.waitTimer(body)
+        case .webSocketUpgrade(let body): try await self.webSocketUpgrade(body)
         case .drop(let body): await self.drop(body.actor)
         case .expectClosed(let body): try await self.expectClosed(body)
         case .forEach(let body): try await self.forEach(body, label: label)
@@ -755,6 +756,32 @@ private final class CaseRun {
             throw error
         } catch {
             throw StepStop.fail("cannot send: the connection is closed (\(error))")
+        }
+    }
+
+    private func webSocketUpgrade(_ step: WebSocketUpgradeStep) async throws {
+        let connector = self.environment.connector
+        guard connector.target.transport.isWebSocket else {
+            throw StepStop.fail("webSocketUpgrade needs a WebSocket target, not \(connector.target.transport.rawValue)")
+        }
+        let answer: WebSocketUpgradeAnswer
+        do {
+            answer = try await connector.webSocketUpgrade(offering: step.subprotocols)
+        } catch {
+            throw StepStop.fail("the WebSocket opening handshake failed: \(error)")
+        }
+        let offered = step.subprotocols.isEmpty ? "no subprotocol" : step.subprotocols.joined(separator: ", ")
+        self.recorder.recordTransport(
+            actor: "-",
+            event: "ws-upgrade",
+            detail: "offering \(offered): HTTP \(answer.status)"
+                + (answer.subprotocol.map { ", selected \($0)" } ?? "")
+        )
+        guard answer.status == step.expectStatus else {
+            throw StepStop.fail(
+                "the WebSocket opening handshake offering \(offered) was answered with HTTP status "
+                    + "\(answer.status), expected \(step.expectStatus)"
+            )
         }
     }
 

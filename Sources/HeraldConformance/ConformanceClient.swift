@@ -363,6 +363,65 @@ public struct ClientConnector: Sendable {
         return channel
     }
 
+    /// Sends a WebSocket opening handshake offering `subprotocols` (no `Sec-WebSocket-Protocol` header when empty)
+    /// on a new connection, reads the answer's status line and headers, and closes the connection.
+    ///
+    /// - Throws: ``ConnectionError`` when the target is not a WebSocket target, or the connection fails or ends
+    ///   before a complete answer.
+    public func webSocketUpgrade(offering subprotocols: [String]) async throws -> WebSocketUpgradeAnswer {
+        guard self.target.transport.isWebSocket else {
+            throw ConnectionError("\(self.target) is not a WebSocket target")
+        }
+        let sslContext = self.sslContext
+        let hostname = self.serverHostname
+        let target = self.target
+        let hostHeader = (target.host.contains(":") ? "[\(target.host)]" : target.host) + ":\(target.port)"
+        var key = [UInt8](repeating: 0, count: 16)
+        for index in key.indices { key[index] = .random(in: 0...255) }
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: hostHeader)
+        headers.add(name: "Upgrade", value: "websocket")
+        headers.add(name: "Connection", value: "Upgrade")
+        headers.add(name: "Sec-WebSocket-Key", value: Data(key).base64EncodedString())
+        headers.add(name: "Sec-WebSocket-Version", value: "13")
+        if !subprotocols.isEmpty {
+            headers.add(name: "Sec-WebSocket-Protocol", value: subprotocols.joined(separator: ", "))
+        }
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.path, headers: headers)
+        let answer = self.group.any().makePromise(of: WebSocketUpgradeAnswer.self)
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: self.group)
+                .connectTimeout(self.timeAmount)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let pipeline = channel.pipeline.syncOperations
+                        if let sslContext {
+                            try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: hostname))
+                        }
+                        try pipeline.addHTTPClientHandlers()
+                        try pipeline.addHandler(UpgradeAnswerReader(answer: answer))
+                    }
+                }
+                .connect(host: target.host, port: target.port)
+                .get()
+        } catch {
+            answer.fail(error)
+            throw ConnectionError("cannot connect to \(target): \(error)")
+        }
+        let deadline = channel.eventLoop.scheduleTask(in: self.timeAmount) {
+            answer.fail(ConnectionError("no answer to the WebSocket opening handshake in time"))
+        }
+        defer {
+            deadline.cancel()
+            channel.close(promise: nil)
+        }
+        // A server may answer and close as soon as it has read the head; the answer decides, not the writes.
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        return try await answer.futureResult.get()
+    }
+
     /// The ALPN identifier the runner offers on `tls://` targets (TRN-10).
     static let heraldALPN = "herald/1"
 
@@ -574,7 +633,47 @@ public final class ConformanceConnection: Sendable {
     }
 }
 
+/// The answer to a WebSocket opening handshake (``ClientConnector/webSocketUpgrade(offering:)``).
+public struct WebSocketUpgradeAnswer: Sendable, Hashable {
+    /// The HTTP status code: 101 when the server switched protocols.
+    public var status: Int
+    /// The `Sec-WebSocket-Protocol` the server selected, if any.
+    public var subprotocol: String?
+}
+
 // MARK: - Channel handlers
+
+/// Completes its promise with the status and selected subprotocol of the first HTTP response head.
+private final class UpgradeAnswerReader: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private let answer: EventLoopPromise<WebSocketUpgradeAnswer>
+
+    init(answer: EventLoopPromise<WebSocketUpgradeAnswer>) {
+        self.answer = answer
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head(let head) = Self.unwrapInboundIn(data) {
+            self.answer.succeed(
+                WebSocketUpgradeAnswer(
+                    status: Int(head.status.code),
+                    subprotocol: head.headers["Sec-WebSocket-Protocol"].first
+                )
+            )
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.answer.fail(ConnectionError("the WebSocket opening handshake failed: \(error)"))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.answer.fail(ConnectionError("the connection closed before an answer to the opening handshake"))
+        context.fireChannelInactive()
+    }
+}
 
 /// Completes its promise with the ALPN protocol the server selected when the TLS handshake finishes, or fails it
 /// when the connection fails or ends first.

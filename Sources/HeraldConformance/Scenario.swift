@@ -365,6 +365,8 @@ public indirect enum Step: Codable, Sendable, Hashable {
     case `repeat`(RepeatStep)
     /// `forEach`: run steps for every member of a crowd, several members at a time.
     case forEach(ForEachStep)
+    /// A WebSocket opening handshake with chosen subprotocols, checked by its HTTP status.
+    case webSocketUpgrade(WebSocketUpgradeStep)
 
     /// Every step kind, as written in scenario files.
     public static let kinds = [
@@ -386,6 +388,7 @@ public indirect enum Step: Codable, Sendable, Hashable {
         case .expectNone: "expectNone"
         case .sync: "sync"
         case .waitTimer: "waitTimer"
+        case .webSocketUpgrade: "webSocketUpgrade"
         case .drop: "drop"
         case .reconnect: "reconnect"
         case .expectClosed: "expectClosed"
@@ -408,7 +411,7 @@ public indirect enum Step: Codable, Sendable, Hashable {
         case .expectNone(let step): step.actor
         case .sync(let step), .drop(let step): step.actor
         case .expectClosed(let step): step.actor
-        case .waitTimer, .repeat, .forEach: nil
+        case .waitTimer, .repeat, .forEach, .webSocketUpgrade: nil
         }
     }
 
@@ -438,6 +441,8 @@ public indirect enum Step: Codable, Sendable, Hashable {
         case "expectNone": self = .expectNone(try container.decode(ExpectNoneStep.self, forKey: key))
         case "sync": self = .sync(try container.decode(ActorStep.self, forKey: key))
         case "waitTimer": self = .waitTimer(try container.decode(WaitTimerStep.self, forKey: key))
+        case "webSocketUpgrade":
+            self = .webSocketUpgrade(try container.decode(WebSocketUpgradeStep.self, forKey: key))
         case "drop": self = .drop(try container.decode(ActorStep.self, forKey: key))
         case "reconnect": self = .reconnect(try container.decode(ConnectStep.self, forKey: key))
         case "expectClosed": self = .expectClosed(try container.decode(ExpectClosedStep.self, forKey: key))
@@ -470,6 +475,7 @@ public indirect enum Step: Codable, Sendable, Hashable {
         case .expectNone(let body): try container.encode(body, forKey: key)
         case .sync(let body), .drop(let body): try container.encode(body, forKey: key)
         case .waitTimer(let body): try container.encode(body, forKey: key)
+        case .webSocketUpgrade(let body): try container.encode(body, forKey: key)
         case .expectClosed(let body): try container.encode(body, forKey: key)
         case .repeat(let body): try container.encode(body, forKey: key)
         case .forEach(let body): try container.encode(body, forKey: key)
@@ -1013,6 +1019,34 @@ public struct WaitTimerStep: Codable, Sendable, Hashable {
         self.timer = try container.decodeIfPresent(String.self, forKey: .timer)
         self.factor = try container.decodeIfPresent(Double.self, forKey: .factor)
         self.plusMs = try container.decodeIfPresent(IntExpression.self, forKey: .plusMs)
+    }
+}
+
+/// `webSocketUpgrade`: a WebSocket opening handshake on a new connection of the target (a `ws` or `wss` target),
+/// offering exactly ``subprotocols`` in `Sec-WebSocket-Protocol` (no header when empty); the HTTP status of the answer
+/// must be ``expectStatus``. The connection is closed afterwards; no actor is involved.
+public struct WebSocketUpgradeStep: Codable, Sendable, Hashable {
+    /// The subprotocols to offer, in order; empty for none.
+    public var subprotocols: [String]
+    /// The HTTP status the server must answer, for example 400 (101 for an accepted upgrade).
+    public var expectStatus: Int
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case subprotocols, expectStatus
+    }
+
+    /// Creates a step.
+    public init(subprotocols: [String], expectStatus: Int) {
+        self.subprotocols = subprotocols
+        self.expectStatus = expectStatus
+    }
+
+    /// Decodes the step, rejecting unknown keys.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue), in: "webSocketUpgrade")
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.subprotocols = try container.decode([String].self, forKey: .subprotocols)
+        self.expectStatus = try container.decode(Int.self, forKey: .expectStatus)
     }
 }
 

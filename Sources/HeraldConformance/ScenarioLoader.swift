@@ -426,6 +426,14 @@ private struct CaseChecker {
         }
     }
 
+    /// Whether `text` is an HTTP token (RFC 9110 §5.6.2), as a WebSocket subprotocol name must be.
+    static func isHTTPToken(_ text: String) -> Bool {
+        !text.isEmpty
+            && text.utf8.allSatisfy { byte in
+                (0x21...0x7E).contains(byte) && !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
+            }
+    }
+
     mutating func check(_ step: Step, _ location: String, crowd: String?) {
         switch step {
         case .connect(let connect), .reconnect(let connect):
@@ -523,6 +531,18 @@ private struct CaseChecker {
             self.checkInt(none.forMs, at: location + ".forMs")
         case .sync, .drop:
             break
+        case .webSocketUpgrade(let upgrade):
+            if !(100...599).contains(upgrade.expectStatus) {
+                self.problem(location + ".expectStatus", "\(upgrade.expectStatus) is not an HTTP status")
+            }
+            for (index, name) in upgrade.subprotocols.enumerated() where !Self.isHTTPToken(name) {
+                self.problem(location + ".subprotocols[\(index)]", "\"\(name)\" is not an HTTP token (RFC 6455 §4.1)")
+            }
+            if let transports = scenario.transports, transports.contains(where: { $0 != "ws" && $0 != "wss" }) {
+                self.problem(location, "webSocketUpgrade needs a case restricted to \"transports\": [\"ws\", \"wss\"]")
+            } else if scenario.transports == nil {
+                self.problem(location, "webSocketUpgrade needs a case restricted to \"transports\": [\"ws\", \"wss\"]")
+            }
         case .waitTimer(let wait):
             if let timer = wait.timer, !Self.timerNames.contains(timer) {
                 self.problem(

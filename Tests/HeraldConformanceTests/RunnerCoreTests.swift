@@ -77,6 +77,11 @@ enum RunnerFixtures {
         }
     }
 
+    /// The handshake cases that apply over `transport` (cases restricted to other transports are left out).
+    static func handshakeCases(over transport: HeraldTransport) throws -> [CorpusCase] {
+        try Self.handshakeCases().filter { $0.scenario.transports?.contains(transport.rawValue) ?? true }
+    }
+
     /// One case parsed from JSON text.
     static func corpusCase(_ json: String) throws -> CorpusCase {
         let file = LoaderFixtures.file(json)
@@ -95,7 +100,7 @@ enum RunnerFixtures {
 struct RunnerCoreTests {
     @Test("The handshake chapter passes completely", arguments: [HeraldTransport.tcp, .ws])
     func handshakeChapterPasses(transport: HeraldTransport) async throws {
-        let cases = try RunnerFixtures.handshakeCases()
+        let cases = try RunnerFixtures.handshakeCases(over: transport)
         try await RunnerFixtures.withServer { listeners in
             let environment = try await RunnerFixtures.environment(try RunnerFixtures.target(listeners, transport))
             let events = EventLog()
@@ -115,10 +120,13 @@ struct RunnerCoreTests {
         defer { try? FileManager.default.removeItem(at: identity.directory) }
         let certificate = identity.files.certificateChainPath
         let key = identity.files.privateKeyPath
-        let cases = try RunnerFixtures.handshakeCases().filter { $0.id != "handshake.idle-timeout" }
         let tls = TLSFiles(certificateChainPath: certificate, privateKeyPath: key)
         try await RunnerFixtures.withServer(RunnerFixtures.configuration(tls: tls)) { listeners in
             for transport in [HeraldTransport.tls, .wss] {
+                // The idle-timeout cases take an idle timeout each; the TCP and WebSocket runs cover them.
+                let cases = try RunnerFixtures.handshakeCases(over: transport).filter {
+                    !$0.id.hasPrefix("handshake.idle-timeout")
+                }
                 var target = try RunnerFixtures.target(listeners, transport)
                 target.host = "localhost"
                 // Verified against the test certificate.

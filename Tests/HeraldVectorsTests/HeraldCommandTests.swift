@@ -84,20 +84,20 @@ import Testing
     static let invalidCases = Project.vectorCases.filter { $0.vector.result == .invalid }
 
     /// `herald decode` for a vector; long inputs go through standard input (argument lists are limited).
-    static func runDecode(_ vector: FrameVector) throws -> HeraldProcess.Output {
+    static func runDecode(_ vector: FrameVector) async throws -> HeraldProcess.Output {
         let viaStandardInput = vector.hex.count > 8_192
         var arguments = [
             "decode", viaStandardInput ? "-" : vector.hex,
             "--max-payload-length", String(vector.effectiveMaximumPayloadLength),
         ]
         if vector.effectiveTransport == .message { arguments.append("--message") }
-        return try HeraldProcess.run(arguments, input: viaStandardInput ? vector.hex : nil)
+        return try await HeraldProcess.run(arguments, input: viaStandardInput ? vector.hex : nil)
     }
 
     @Test(arguments: validCases)
-    func decodeOfAValidVectorPrintsItsFrames(_ testCase: VectorCase) throws {
+    func decodeOfAValidVectorPrintsItsFrames(_ testCase: VectorCase) async throws {
         let vector = testCase.vector
-        let output = try Self.runDecode(vector)
+        let output = try await Self.runDecode(vector)
         #expect(output.status == 0, "\(output.standardError)")
         #expect(output.standardError.isEmpty)
         let lines = output.standardOutput.split(separator: "\n")
@@ -108,13 +108,13 @@ import Testing
     }
 
     @Test(arguments: validCases)
-    func encodeOfDecodeGivesTheVectorBytes(_ testCase: VectorCase) throws {
+    func encodeOfDecodeGivesTheVectorBytes(_ testCase: VectorCase) async throws {
         let vector = testCase.vector
         // Unknown payload fields have no JSON form, so such vectors cannot survive a JSON round trip.
         guard try Self.payloadsSurviveJSON(vector) else { return }
-        let decoded = try Self.runDecode(vector)
+        let decoded = try await Self.runDecode(vector)
         try #require(decoded.status == 0, "\(decoded.standardError)")
-        let encoded = try HeraldProcess.run(
+        let encoded = try await HeraldProcess.run(
             ["encode", "-", "--max-payload-length", String(vector.effectiveMaximumPayloadLength)],
             input: decoded.standardOutput
         )
@@ -123,9 +123,9 @@ import Testing
     }
 
     @Test(arguments: invalidCases)
-    func decodeOfAnInvalidVectorPrintsItsErrorIdentifier(_ testCase: VectorCase) throws {
+    func decodeOfAnInvalidVectorPrintsItsErrorIdentifier(_ testCase: VectorCase) async throws {
         let vector = testCase.vector
-        let output = try Self.runDecode(vector)
+        let output = try await Self.runDecode(vector)
         #expect(output.status == 1)
         #expect(
             output.standardError.hasPrefix("error: \(vector.error ?? "?"): "),
@@ -140,7 +140,7 @@ import Testing
 
     // MARK: - End to end: small inputs
 
-    @Test func decodeRoundTripsThroughEncodeWithStandardInput() throws {
+    @Test func decodeRoundTripsThroughEncodeWithStandardInput() async throws {
         let frame = try HeraldFrame(
             opcode: .loginRequest,
             requestID: 1,
@@ -150,7 +150,10 @@ import Testing
             }
         )
         let hex = Hex.encode(try frame.encodedBytes())
-        let decoded = try HeraldProcess.run(["decode", "-"], input: "0x" + hex.prefix(10) + " \n " + hex.dropFirst(10))
+        let decoded = try await HeraldProcess.run(
+            ["decode", "-"],
+            input: "0x" + hex.prefix(10) + " \n " + hex.dropFirst(10)
+        )
         #expect(decoded.status == 0)
         #expect(
             decoded.standardOutput
@@ -158,12 +161,12 @@ import Testing
                 + #""type":"herald.v1.LoginRequest","requestId":1,"payloadLength":12},"#
                 + #""payload":{"appId":"app","userId":"alice"}}"# + "\n"
         )
-        let encoded = try HeraldProcess.run(["encode", decoded.standardOutput])
+        let encoded = try await HeraldProcess.run(["encode", decoded.standardOutput])
         #expect(encoded.standardOutput == hex + "\n")
     }
 
-    @Test func decodePrettyPrintsWithTwoSpacesInHeaderOrder() throws {
-        let output = try HeraldProcess.run(["decode", "48520100010100000001000000071205616c696365", "--pretty"])
+    @Test func decodePrettyPrintsWithTwoSpacesInHeaderOrder() async throws {
+        let output = try await HeraldProcess.run(["decode", "48520100010100000001000000071205616c696365", "--pretty"])
         #expect(output.status == 0)
         #expect(
             output.standardOutput
@@ -188,20 +191,20 @@ import Testing
         )
     }
 
-    @Test func encodeAcceptsJSONLinesAndPrettyPrintedValues() throws {
+    @Test func encodeAcceptsJSONLinesAndPrettyPrintedValues() async throws {
         let ping = #"{"type":"Ping","requestId":2}"#
-        let lines = try HeraldProcess.run(["encode", "-"], input: ping + "\n" + ping + "\n")
+        let lines = try await HeraldProcess.run(["encode", "-"], input: ping + "\n" + ping + "\n")
         #expect(lines.status == 0, "\(lines.standardError)")
         #expect(lines.standardOutput == String(repeating: "4852010000030000000200000000", count: 2) + "\n")
-        let pretty = try HeraldProcess.run(
+        let pretty = try await HeraldProcess.run(
             ["encode", "-"],
             input: "{\n  \"type\": \"Ping\",\n  \"requestId\": 2\n}\n" + ping
         )
         #expect(pretty.standardOutput == lines.standardOutput)
     }
 
-    @Test func encodeAcceptsTypeNamesFlagNamesAndArrays() throws {
-        let output = try HeraldProcess.run([
+    @Test func encodeAcceptsTypeNamesFlagNamesAndArrays() async throws {
+        let output = try await HeraldProcess.run([
             "encode",
             #"[{"type":"herald.v1.Ping","requestId":2},{"opcode":"OPCODE_PEER_MESSAGE","flagNames":["ACK_REQUIRED"],"requestId":9}]"#,
         ])
@@ -209,27 +212,27 @@ import Testing
         #expect(output.standardOutput == "48520100000300000002" + "00000000" + "48520101021000000009" + "00000000\n")
     }
 
-    @Test func encodeReportsRuleViolationsWithTheirIdentifier() throws {
-        let output = try HeraldProcess.run(["encode", #"{"type":"LoginRequest","requestId":0}"#])
+    @Test func encodeReportsRuleViolationsWithTheirIdentifier() async throws {
+        let output = try await HeraldProcess.run(["encode", #"{"type":"LoginRequest","requestId":0}"#])
         #expect(output.status == 1)
         #expect(output.standardError.hasPrefix("error: invalid-request-id: "))
-        let unknown = try HeraldProcess.run(["encode", #"{"type":"NoSuchMessage","requestId":1}"#])
+        let unknown = try await HeraldProcess.run(["encode", #"{"type":"NoSuchMessage","requestId":1}"#])
         #expect(unknown.status == 1)
         #expect(unknown.standardError.hasPrefix("error: unknown type"))
-        let badJSON = try HeraldProcess.run(["encode", "{"])
+        let badJSON = try await HeraldProcess.run(["encode", "{"])
         #expect(badJSON.status == 1)
         #expect(badJSON.standardError.hasPrefix("error: invalid JSON"))
     }
 
-    @Test func decodeRejectsInvalidHexAsAUsageError() throws {
-        let output = try HeraldProcess.run(["decode", "48z2"])
+    @Test func decodeRejectsInvalidHexAsAUsageError() async throws {
+        let output = try await HeraldProcess.run(["decode", "48z2"])
         #expect(output.status == 2)
         #expect(output.standardError.hasPrefix("error: invalid hex"))
     }
 
-    @Test func decodePrintsFramesBeforeAnError() throws {
+    @Test func decodePrintsFramesBeforeAnError() async throws {
         let ping = "48520100000300000001" + "00000000"
-        let output = try HeraldProcess.run(["decode", ping + "4852"])
+        let output = try await HeraldProcess.run(["decode", ping + "4852"])
         #expect(output.status == 1)
         #expect(output.standardOutput.split(separator: "\n").count == 1)
         #expect(output.standardError.hasPrefix("error: truncated-header: "))
@@ -237,50 +240,50 @@ import Testing
 
     // MARK: - End to end: vectors verify
 
-    @Test func vectorsVerifyReportsFailuresAndExitsOne() throws {
+    @Test func vectorsVerifyReportsFailuresAndExitsOne() async throws {
         let directory = try Self.temporaryVectorDirectory(broken: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let output = try HeraldProcess.run(["vectors", "verify", directory.path])
+        let output = try await HeraldProcess.run(["vectors", "verify", directory.path])
         #expect(output.status == 1)
         let lines = output.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.contains { $0.hasPrefix("FAIL test.broken: frame 0: requestId expected 2, got 1") }, "\(lines)")
         #expect(lines.dropLast().last == "1 passed, 1 failed", "\(lines)")
     }
 
-    @Test func vectorsVerifyPassesAndPrintsPassesWhenVerbose() throws {
+    @Test func vectorsVerifyPassesAndPrintsPassesWhenVerbose() async throws {
         let directory = try Self.temporaryVectorDirectory(broken: false)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let output = try HeraldProcess.run(["vectors", "verify", directory.path, "--verbose"])
+        let output = try await HeraldProcess.run(["vectors", "verify", directory.path, "--verbose"])
         #expect(output.status == 0, "\(output.standardOutput)")
         #expect(output.standardOutput == "PASS test.good\n1 passed, 0 failed\n")
     }
 
-    @Test func vectorsVerifyExitsTwoWhenNothingRuns() throws {
+    @Test func vectorsVerifyExitsTwoWhenNothingRuns() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-empty-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let output = try HeraldProcess.run(["vectors", "verify", directory.path])
+        let output = try await HeraldProcess.run(["vectors", "verify", directory.path])
         #expect(output.status == 2)
         #expect(output.standardError.contains("no frame vectors"))
         let filtered = try Self.temporaryVectorDirectory(broken: false)
         defer { try? FileManager.default.removeItem(at: filtered) }
-        let none = try HeraldProcess.run(["vectors", "verify", filtered.path, "--filter", "nothing.*"])
+        let none = try await HeraldProcess.run(["vectors", "verify", filtered.path, "--filter", "nothing.*"])
         #expect(none.status == 2)
     }
 
-    @Test func specRequirementsCheckFailsUntilWritten() throws {
+    @Test func specRequirementsCheckFailsUntilWritten() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-spec-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         try Data("# Framing\n\n- [FRM-1] Senders MUST frame.\n".utf8)
             .write(to: directory.appendingPathComponent("03-framing.md"))
-        let before = try HeraldProcess.run(["spec", "requirements", "--spec", directory.path, "--check"])
+        let before = try await HeraldProcess.run(["spec", "requirements", "--spec", directory.path, "--check"])
         #expect(before.status == 1)
         #expect(before.standardError.contains("herald spec requirements --write"))
-        let write = try HeraldProcess.run(["spec", "requirements", "--spec", directory.path, "--write"])
+        let write = try await HeraldProcess.run(["spec", "requirements", "--spec", directory.path, "--write"])
         #expect(write.status == 0, "\(write.standardError)")
         #expect(write.standardOutput.hasPrefix("1 requirements (MUST 1, SHOULD 0, MAY 0)"))
-        let after = try HeraldProcess.run(["spec", "requirements", "--spec", directory.path, "--check"])
+        let after = try await HeraldProcess.run(["spec", "requirements", "--spec", directory.path, "--check"])
         #expect(after.status == 0, "\(after.standardError)")
     }
 

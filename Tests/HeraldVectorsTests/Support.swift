@@ -80,7 +80,10 @@ enum HeraldProcess {
     }()
 
     /// Runs `herald arguments…` with `input` on standard input.
-    static func run(_ arguments: [String], input: String? = nil) throws -> Output {
+    ///
+    /// The wait does not block a thread: tests share the cooperative thread pool with the live-server tests, and
+    /// a test blocked in `waitUntilExit()` would starve them.
+    static func run(_ arguments: [String], input: String? = nil) async throws -> Output {
         let executable = try #require(
             self.executable,
             "No herald executable next to the test bundle (\(Bundle.main.bundleURL.path)); run `swift build` first"
@@ -105,8 +108,15 @@ enum HeraldProcess {
         process.standardOutput = stdout
         process.standardError = stderr
         process.standardInput = stdin
-        try process.run()
-        process.waitUntilExit()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            process.terminationHandler = { _ in continuation.resume() }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
         try stdout.close()
         try stderr.close()
         try stdin.close()
