@@ -263,7 +263,7 @@ public struct ConformDriver: Sendable {
         do {
             probe = try await Runner.probe(
                 connector: connector,
-                timeout: .milliseconds(Int64(10_000 * max(options.timeoutScale, 0.1)))
+                timeout: .milliseconds(Int64(30_000 * max(options.timeoutScale, 0.1)))
             )
         } catch {
             throw Exit(status: .unreachable, message: error.description)

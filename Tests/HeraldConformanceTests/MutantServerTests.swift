@@ -251,8 +251,9 @@ struct MutantServerTests {
         let cases = try Self.cases(mutant)
         let start = ContinuousClock.now
         return try await Self.withServer(mutant.server) { target, log in
-            let connector = try ClientConnector(target: target, connectTimeout: .seconds(5))
-            let probe = try await Runner.probe(connector: connector)
+            // Generous limits: the test bundle shares 2 cores with CPU-bound suites.
+            let connector = try ClientConnector(target: target, connectTimeout: .seconds(30))
+            let probe = try await Runner.probe(connector: connector, timeout: .seconds(60))
             let environment = ExecutionEnvironment(
                 connector: connector,
                 appID: EmbeddedTarget.appID,

@@ -65,8 +65,10 @@ enum RunnerFixtures {
         tls: TLSClientOptions = TLSClientOptions(),
         tokens: any TokenSource = SecretTokenSource(secret: RunnerFixtures.secret)
     ) async throws -> ExecutionEnvironment {
-        let connector = try ClientConnector(target: target, tls: tls, connectTimeout: .seconds(5))
-        let probe = try await Runner.probe(connector: connector)
+        // Generous limits: the whole test bundle shares 2 cores, and while the CPU-bound suites run, a loopback
+        // handshake can wait many seconds for a thread.
+        let connector = try ClientConnector(target: target, tls: tls, connectTimeout: .seconds(30))
+        let probe = try await Runner.probe(connector: connector, timeout: .seconds(60))
         return ExecutionEnvironment(connector: connector, appID: appID, tokens: tokens, probe: probe)
     }
 
