@@ -60,7 +60,7 @@ public struct ReceivedFrame: Sendable {
             zip(canonical, received).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             ?? min(canonical.count, received.count)
         func excerpt(_ bytes: [UInt8]) -> String {
-            bytes[index..<min(bytes.count, index + 12)].map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            HexText.encode(bytes[index..<min(bytes.count, index + 12)])
         }
         return "the payload (\(received.count) bytes) is not its canonical encoding (\(canonical.count) bytes): "
             + "at byte \(index) it has \(excerpt(received)), the canonical encoding \(excerpt(canonical))"
@@ -375,7 +375,7 @@ public struct ClientConnector: Sendable {
         let sslContext = self.sslContext
         let hostname = self.serverHostname
         let target = self.target
-        let hostHeader = (target.host.contains(":") ? "[\(target.host)]" : target.host) + ":\(target.port)"
+        let hostHeader = target.hostHeader
         var key = [UInt8](repeating: 0, count: 16)
         for index in key.indices { key[index] = .random(in: 0...255) }
         var headers = HTTPHeaders()
@@ -438,7 +438,7 @@ public struct ClientConnector: Sendable {
         let sslContext = self.sslContext
         let hostname = self.serverHostname
         let target = self.target
-        let hostHeader = (target.host.contains(":") ? "[\(target.host)]" : target.host) + ":\(target.port)"
+        let hostHeader = target.hostHeader
         let upgradeResult = try await ClientBootstrap(group: self.group)
             .connectTimeout(self.timeAmount)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -544,8 +544,7 @@ public final class ConformanceConnection: Sendable {
 
     /// Writes bytes as they are (one binary message over WebSocket).
     public func sendRaw(_ bytes: [UInt8]) async throws {
-        let hex = bytes.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()
-        self.shared.recorder.recordTransport(actor: self.shared.actor, event: "raw", detail: hex)
+        self.shared.recorder.recordTransport(actor: self.shared.actor, event: "raw", detail: HexText.encode(bytes))
         try await self.write(ByteBuffer(bytes: bytes))
     }
 
@@ -554,8 +553,7 @@ public final class ConformanceConnection: Sendable {
     /// activity (HS-43).
     public func sendWebSocketPing(_ data: [UInt8]) async throws {
         precondition(self.transport.isWebSocket, "WebSocket pings need a WebSocket connection")
-        let hex = data.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()
-        self.shared.recorder.recordTransport(actor: self.shared.actor, event: "ws-ping", detail: hex)
+        self.shared.recorder.recordTransport(actor: self.shared.actor, event: "ws-ping", detail: HexText.encode(data))
         let frame = WebSocketFrame(fin: true, opcode: .ping, maskKey: .random(), data: ByteBuffer(bytes: data))
         try await self.channel.writeAndFlush(frame)
     }
@@ -788,8 +786,7 @@ private final class WebSocketFrameHandler: ChannelInboundHandler {
             self.shared.recorder.recordTransport(
                 actor: self.shared.actor,
                 event: "ws-pong",
-                detail: frame.unmaskedData.readableBytesView.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
-                    .joined()
+                detail: HexText.encode(frame.unmaskedData.readableBytesView)
             )
         case .connectionClose:
             var payload = frame.unmaskedData

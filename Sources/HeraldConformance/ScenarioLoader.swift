@@ -723,8 +723,13 @@ private struct CaseChecker {
     }
 }
 
-/// Hexadecimal text of `sendRaw`.
+/// Hexadecimal text of `sendRaw` and of the transcript.
 enum HexText {
+    /// Lower-case hexadecimal of `bytes`, two digits a byte, no separators.
+    static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
     /// The bytes of `text` (white space ignored), or `nil` when it is not an even number of hex digits.
     static func decode(_ text: String) -> [UInt8]? {
         let digits = text.unicodeScalars.filter { !$0.properties.isWhitespace }

@@ -124,6 +124,11 @@ public struct Target: Sendable, Hashable, CustomStringConvertible {
         self.url
     }
 
+    /// The HTTP `Host` header value of the target: `host:port`, with an IPv6 address in brackets.
+    var hostHeader: String {
+        (self.host.contains(":") ? "[\(self.host)]" : self.host) + ":\(self.port)"
+    }
+
     /// Whether the transport is TLS (`tls` or `wss`).
     public var usesTLS: Bool {
         self.transport == .tls || self.transport == .wss
