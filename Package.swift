@@ -48,6 +48,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "HeraldCorpus",
+            dependencies: [],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedCorpus"]
+        ),
+        .executableTarget(
+            name: "herald-embed",
+            dependencies: [],
+            swiftSettings: swiftSettings
+        ),
+        .plugin(
+            name: "EmbedCorpus",
+            capability: .buildTool(),
+            dependencies: ["herald-embed"]
+        ),
+        .target(
             name: "HeraldVectors",
             dependencies: [
                 "HeraldWire",
@@ -90,6 +106,7 @@ let package = Package(
         .target(
             name: "HeraldConformance",
             dependencies: [
+                "HeraldCorpus",
                 "HeraldServer",
                 "HeraldEngine",
                 "HeraldSpec",
@@ -168,10 +185,34 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "HeraldMutants",
+            dependencies: [
+                "HeraldWire",
+                "HeraldMessages",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Tests/HeraldMutants",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "herald-mutant",
+            dependencies: [
+                "HeraldMutants",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/herald-mutant",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "HeraldConformanceTests",
             dependencies: [
                 "HeraldConformance",
+                "HeraldMutants",
+                "HeraldCorpus",
                 "HeraldServer",
                 "HeraldEngine",
                 "HeraldSpec",

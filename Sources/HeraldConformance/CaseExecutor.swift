@@ -53,6 +53,13 @@ public struct ExecutionEnvironment: Sendable {
     public var clientName: String
     /// Makes the command that reruns one case (given its id).
     public var rerunCommand: @Sendable (String) -> String
+    /// What the running cases are doing, for the progress line; `nil` records nothing.
+    public var activity: RunActivity?
+    /// The runner's own lag, by which waits are extended; `nil` extends nothing.
+    public var lag: RunnerLag?
+    /// Whether the case runs alone (the rerun of an ``Verdict/error`` case): a connection or handshake that does not
+    /// complete in time is then the target's fault (`fail`), not the runner's (`error`).
+    public var alone = false
 
     /// Creates an environment.
     public init(
@@ -122,8 +129,15 @@ public struct CaseExecutor: Sendable {
             outcome = .notApplicable(reason)
         } else {
             let registry = ConnectionRegistry()
-            let progress = StepProgress()
-            let budget = environment.scaled(Int64(scenario.timeoutMs ?? Int(environment.defaultCaseTimeoutMs)))
+            let progress = StepProgress(caseID: scenario.id, activity: environment.activity)
+            environment.activity?.begin(scenario.id, at: start)
+            defer { environment.activity?.end(scenario.id) }
+            let budget = CaseBudget(
+                scenario: scenario,
+                welcome: environment.probe?.welcome,
+                defaultBaseMs: environment.defaultCaseTimeoutMs,
+                timeoutScale: environment.timeoutScale
+            )
             outcome = await withTaskGroup(of: CaseOutcome?.self) { group in
                 group.addTask {
                     let run = CaseRun(
@@ -136,14 +150,24 @@ public struct CaseExecutor: Sendable {
                     return await run.execute()
                 }
                 group.addTask {
-                    do {
-                        try await Task.sleep(for: budget)
-                    } catch {
-                        return nil
-                    }
+                    var deadline = LagAdjustedDeadline(.now + budget.total, lag: environment.lag)
+                    repeat {
+                        do {
+                            try await Task.sleep(until: deadline.instant)
+                        } catch {
+                            return nil
+                        }
+                    } while !deadline.expired()
                     let (index, label) = progress.current
+                    let lag =
+                        deadline.extended > .zero
+                        ? " (+\(CaseBudget.text(deadline.extended)) for which this machine was too busy to run the "
+                            + "runner)" : ""
                     return .timeout(
-                        "the case did not finish within its budget of \(budget) (\(label) was running)",
+                        "the case did not finish within its budget of \(budget)\(lag); \(label) was running. If the "
+                            + "target or this machine is slow, rerun with a larger --timeout-scale (now "
+                            + "\(environment.timeoutScale)), which multiplies every wait and budget but the server's "
+                            + "own timers",
                         step: index
                     )
                 }
@@ -209,6 +233,14 @@ public struct CaseExecutor: Sendable {
                 return "the target does not grant " + missing.joined(separator: ", ")
             }
         }
+        if let welcome = self.environment.probe?.welcome, !scenario.rateClasses.isEmpty {
+            let enforced = Set(welcome["rateLimits"]?.arrayValue?.compactMap { $0["rateClass"]?.stringValue } ?? [])
+            let missing = scenario.rateClasses.filter { !enforced.contains($0) }
+            if !missing.isEmpty {
+                return "the target does not enforce " + missing.joined(separator: ", ")
+                    + " (not in Welcome.rate_limits; a server may leave a rate class unenforced, LIM-18)"
+            }
+        }
         return nil
     }
 }
@@ -230,9 +262,16 @@ private enum StepStop: Error {
     case error(String)
 }
 
-/// The step a case is running, for the timeout message.
+/// The step a case is running, for the timeout message and the run's progress line.
 final class StepProgress: Sendable {
     private let state = Mutex<(index: Int?, label: String)>((nil, "starting"))
+    private let caseID: String
+    private let activity: RunActivity?
+
+    init(caseID: String = "", activity: RunActivity? = nil) {
+        self.caseID = caseID
+        self.activity = activity
+    }
 
     var current: (index: Int?, label: String) {
         self.state.withLock { $0 }
@@ -240,6 +279,13 @@ final class StepProgress: Sendable {
 
     func update(_ index: Int?, _ label: String) {
         self.state.withLock { $0 = (index, label) }
+        self.activity?.update(self.caseID, label)
+    }
+
+    /// Says what the running step waits for (`waiting for the server's 300 s timer …`), keeping the step label.
+    func waiting(_ what: String) {
+        let label = self.state.withLock { $0.label }
+        self.activity?.update(self.caseID, label + ": " + what)
     }
 }
 
@@ -309,6 +355,8 @@ private final class CaseRun {
     var capturedFrames: [String: ReceivedFrame] = [:]
     var sawWelcome = false
     var topIndex: Int?
+    /// How much the last wait that ended with nothing was extended for the runner's lag.
+    var lastExtension: Duration = .zero
     /// `as` name → (actor, request message name).
     var requestTypes: [String: (actor: String, type: String)] = [:]
     /// Crowd name → size, fixed when the crowd is first used.
@@ -440,12 +488,21 @@ private final class CaseRun {
 
     private func describe(_ deadline: ContinuousClock.Instant, from start: ContinuousClock.Instant) -> String {
         let duration = deadline - start
-        return "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000) ms"
+        var text = "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000) ms"
+        if self.lastExtension > .zero {
+            text += " (+\(CaseBudget.text(self.lastExtension)) for which this machine was too busy to run the runner)"
+        }
+        return text
     }
 
     /// The next event of an actor: buffered ones first. Frames that an armed optional expectation consumes are
     /// skipped.
+    ///
+    /// The deadline moves later by the runner's own lag (``RunnerLag``) during the wait, so that a busy machine is
+    /// not blamed on the server; ``lastExtension`` says by how much, for the failure message.
     private func nextEvent(_ actor: String, until deadline: ContinuousClock.Instant) async -> ConnectionEvent? {
+        var adjusted = LagAdjustedDeadline(deadline, lag: self.environment.lag)
+        self.lastExtension = .zero
         while true {
             let event: ConnectionEvent?
             if let first = self.actors[actor]?.pending.first {
@@ -453,7 +510,14 @@ private final class CaseRun {
                 event = first
             } else {
                 guard let connection = self.actors[actor]?.connection else { return nil }
-                event = await connection.nextEvent(until: deadline)
+                event = await connection.nextEvent(until: adjusted.instant)
+                if event == nil {
+                    if adjusted.expired() {
+                        self.lastExtension = adjusted.extended
+                        return nil
+                    }
+                    continue
+                }
             }
             guard case .frame(let frame)? = event, self.consumeOptional(actor, frame) else { return event }
         }
@@ -503,6 +567,21 @@ private final class CaseRun {
                 throw StepStop.fail("expected \(expecting); the server closed the connection\(detail)")
             }
         }
+    }
+
+    /// The verdict for a connection, handshake or login of the runner's own client that did not complete in time.
+    ///
+    /// While other cases run, the runner and the machine share the blame: the case gets `error` (infrastructure)
+    /// and the runner runs it again alone. Alone (``ExecutionEnvironment/alone``) nothing else competes, so it is
+    /// the target's failure.
+    private func late(_ message: String) -> StepStop {
+        if self.environment.alone {
+            return .fail(message + " (with no other case running)")
+        }
+        return .error(
+            message + "; the runner's own client did not get through while other cases ran (infrastructure, not "
+                + "judged as the target's failure: the case is run again alone)"
+        )
     }
 
     private func requireActorConnected(_ actor: String) throws(StepStop) {
@@ -604,7 +683,7 @@ private final class CaseRun {
         do {
             connection = try await self.environment.connector.connect(actor: actor, recorder: self.recorder)
         } catch {
-            throw StepStop.error(error.description)
+            throw self.late("cannot connect: \(error.description)")
         }
         await self.registry.add(connection)
         self.actors[actor] = ActorState(connection: connection)
@@ -624,7 +703,10 @@ private final class CaseRun {
         let start = ContinuousClock.now
         let deadline = try self.deadline(step.withinMs)
         guard let frame = try await self.nextFrame(actor, until: deadline, ignore: [], expecting: "Welcome") else {
-            throw StepStop.fail("expected Welcome within \(self.describe(deadline, from: start)); nothing arrived")
+            let message = "expected Welcome within \(self.describe(deadline, from: start)); nothing arrived"
+            // A standard Hello that the probe saw answered: while other cases run, the runner's own client may be
+            // what is slow. A case's own Hello is the thing under test.
+            throw step.hello == .standard ? self.late(message) : StepStop.fail(message)
         }
         guard frame.typeName == "Welcome", let rendering = frame.rendering else {
             throw StepStop.fail("expected Welcome, got \(frame.summary)")
@@ -686,7 +768,13 @@ private final class CaseRun {
             requestName: "the login",
             payload: .object(["result": .string(expectedResult)])
         )
-        let frame = try await self.expectOne(actor, response, withinMs: step.withinMs, ignore: Self.defaultIgnore)
+        let frame = try await self.expectOne(
+            actor,
+            response,
+            withinMs: step.withinMs,
+            ignore: Self.defaultIgnore,
+            lateIsInfrastructure: true
+        )
         self.context.captures["login.\(actor)"] = frame.rendering?.full
         guard expectedResult == "LOGIN_RESULT_OK" else { return }
         let state = Expectation(
@@ -696,7 +784,13 @@ private final class CaseRun {
                 "reason": .string("CONNECTION_CHANGE_REASON_LOGIN_SUCCESS"),
             ])
         )
-        _ = try await self.expectOne(actor, state, withinMs: step.withinMs, ignore: Self.defaultIgnore)
+        _ = try await self.expectOne(
+            actor,
+            state,
+            withinMs: step.withinMs,
+            ignore: Self.defaultIgnore,
+            lateIsInfrastructure: true
+        )
     }
 
     private func send(_ step: SendStep) async throws {
@@ -907,11 +1001,14 @@ private final class CaseRun {
         text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
     }
 
+    /// Waits for one frame and checks it. With `lateIsInfrastructure` (session set-up: the login's answers), a
+    /// frame that does not arrive in time is judged by ``late(_:)``.
     private func expectOne(
         _ actor: String,
         _ expectation: Expectation,
         withinMs: IntExpression?,
-        ignore: Set<String>
+        ignore: Set<String>,
+        lateIsInfrastructure: Bool = false
     ) async throws -> ReceivedFrame {
         try self.requireActorConnected(actor)
         let start = ContinuousClock.now
@@ -920,9 +1017,9 @@ private final class CaseRun {
         guard
             let frame = try await self.nextFrame(actor, until: deadline, ignore: skipped, expecting: expectation.label)
         else {
-            throw StepStop.fail(
+            let message =
                 "expected \(expectation.label) within \(self.describe(deadline, from: start)); nothing arrived"
-            )
+            throw lateIsInfrastructure ? self.late(message) : StepStop.fail(message)
         }
         let result = self.check(frame, expectation)
         guard result.isMatch else {
@@ -1125,6 +1222,15 @@ private final class CaseRun {
         }
         let total = Duration.milliseconds(Int64(timerMilliseconds.rounded())) + slack
         if total > .zero {
+            if let timer = step.timer {
+                let whole = self.context.timers?[timer]?.integerValue ?? 0
+                self.progress.waiting(
+                    "waiting \(CaseBudget.text(total)) on the server's \(CaseBudget.text(.milliseconds(whole))) timer "
+                        + timer
+                )
+            } else {
+                self.progress.waiting("waiting \(CaseBudget.text(total))")
+            }
             try await Task.sleep(for: total)
         }
     }

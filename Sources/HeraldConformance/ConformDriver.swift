@@ -41,6 +41,10 @@ public struct ConformOptions: Sendable {
     public var filters: [String] = []
     /// Globs of case ids not to run.
     public var skips: [String] = []
+    /// The requirement levels to run (`--level`): MUST and SHOULD by default.
+    public var level: LevelSelection = .should
+    /// Whether a failed SHOULD or MAY case fails the run (`--strict`); without it, it is a warning.
+    public var strict = false
     /// How many cases run at once; ``Runner/defaultConcurrency`` when `nil`.
     public var parallelism: Int?
     /// Multiplies every wait and budget.
@@ -74,9 +78,14 @@ public struct ConformDriver: Sendable {
     /// The suite's name.
     public static let suiteName = "herald-conformance"
     /// The suite's version.
-    public static let suiteVersion = "0.1.0"
+    public static let suiteVersion = HeraldVersion.tool
     /// The specification version the suite targets.
     public static var specVersion: String { "Herald Spec v\(RequirementIndex.specVersion)" }
+    /// `herald conform --version`: the tool, protocol, specification and corpus versions.
+    public static var versionText: String {
+        "herald-conformance \(HeraldVersion.tool)\nprotocol: Herald v\(HeraldVersion.protocolVersion) (Herald Spec "
+            + "v\(HeraldVersion.spec))\ncorpus: \(CorpusSource.embeddedVersion)"
+    }
     /// The app id used for external targets when none is given (the default of `herald serve`).
     public static let defaultAppID = "herald-dev"
 
@@ -88,6 +97,8 @@ public struct ConformDriver: Sendable {
     public var errorOutput: @Sendable (String) -> Void
     /// Whether ``output`` is a terminal (progress bar) or not (one line per case).
     public var isTerminal: Bool
+    /// What the running cases are doing, shown by the progress line.
+    public let activity = RunActivity()
 
     /// Creates a driver.
     public init(
@@ -131,17 +142,26 @@ public struct ConformDriver: Sendable {
     private func execute() async throws -> ConformExitStatus {
         let options = self.options
         try self.validate()
-        let scenarios = try Self.locateScenarios(options.scenarios)
-        let specDirectory = options.spec ?? Self.locateSpec(nextTo: scenarios)
-        let index = specDirectory.flatMap { try? RequirementIndex(specDirectory: URL(fileURLWithPath: $0)) }
+        let source: CorpusSource
+        do {
+            source = try CorpusSource.resolve(scenarios: options.scenarios, spec: options.spec)
+        } catch {
+            throw Exit(status: .usage, message: error.description)
+        }
+        let scenarios = source.scenariosLabel
+        let index = source.requirementIndex
         let corpus: ScenarioCorpus
         do {
-            corpus = try ScenarioLoader(requirementIDs: index.flatMap { $0.requirements.isEmpty ? nil : $0.ids })
-                .load(directory: scenarios)
+            corpus = try ScenarioLoader(requirementIDs: index?.ids).load(files: source.scenarioFiles)
         } catch {
-            throw Exit(status: .usage, message: "the scenarios in \(scenarios) cannot be used:\n\(error.description)")
+            throw Exit(
+                status: .usage,
+                message: "the scenarios (\(scenarios)) cannot be used:\n\(error.description)"
+            )
         }
-        let selected = Runner.select(corpus.cases, filter: options.filters, skip: options.skips)
+        let selected = Runner.select(corpus.cases, filter: options.filters, skip: options.skips).filter {
+            options.level.includes($0.scenario.level)
+        }
         guard !selected.isEmpty else {
             var message = "no case selected"
             if !options.filters.isEmpty {
@@ -151,6 +171,9 @@ public struct ConformDriver: Sendable {
             }
             if !options.skips.isEmpty {
                 message += (options.filters.isEmpty ? ": " : "; ") + "--skip \(options.skips.joined(separator: ", "))"
+            }
+            if options.level != .may {
+                message += "; --level \(options.level.rawValue)"
             }
             if corpus.cases.isEmpty {
                 message = "no case selected: \(scenarios) has no cases"
@@ -173,8 +196,7 @@ public struct ConformDriver: Sendable {
             corpus: corpus,
             selected: selected,
             index: index,
-            scenarios: scenarios,
-            specDirectory: specDirectory,
+            source: source,
             expectedFailures: expectedFailures
         )
         if let url = options.target {
@@ -215,8 +237,7 @@ public struct ConformDriver: Sendable {
         var corpus: ScenarioCorpus
         var selected: [CorpusCase]
         var index: RequirementIndex?
-        var scenarios: String
-        var specDirectory: String?
+        var source: CorpusSource
         var expectedFailures: ExpectedFailures?
     }
 
@@ -248,6 +269,7 @@ public struct ConformDriver: Sendable {
             isTerminal: self.isTerminal,
             verbose: options.verbose,
             requirements: requirements,
+            activity: self.activity,
             write: self.output
         )
         reporter.begin(
@@ -257,19 +279,37 @@ public struct ConformDriver: Sendable {
             selected: context.selected.count,
             total: context.corpus.cases.count
         )
+        let source = context.source
+        var corpusLine = "corpus: \(source.scenariosLabel)"
+        if source.scenariosDirectory == nil { corpusLine += " (\(CorpusSource.embeddedVersion))" }
+        corpusLine += "; requirement texts: \(source.specDocuments == nil ? "none" : source.specLabel)"
+        var levels = ["MUST", "SHOULD", "MAY"].filter(options.level.includes).joined(separator: ", ")
+        levels += options.strict ? " (--strict: every failure fails the run)" : ""
+        if options.level != .must && !options.strict { levels += " (SHOULD and MAY failures are warnings)" }
+        self.output(corpusLine + "\nlevels: \(levels)\n")
         let startedMs = Int64(Date().timeIntervalSince1970 * 1000)
         let clock = ContinuousClock.now
+        let lag = RunnerLag()
+        let sampler = Task { await lag.run() }
+        defer { sampler.cancel() }
         let probe: ProbeResult
         do {
             probe = try await Runner.probe(
                 connector: connector,
-                timeout: .milliseconds(Int64(30_000 * max(options.timeoutScale, 0.1)))
+                timeout: .milliseconds(Int64(30_000 * max(options.timeoutScale, 0.1))),
+                lag: lag
             )
         } catch {
             throw Exit(status: .unreachable, message: error.description)
         }
         self.output("server: \(probe.serverName), granted: \(probe.grantedCapabilities.joined(separator: " "))\n")
-        let environment = ExecutionEnvironment(
+        if let longest = Self.longestTimerWait(context.selected, welcome: probe.welcome), longest.wait >= .seconds(60) {
+            self.output(
+                "note: the target's advertised timers make the run take at least \(CaseBudget.text(longest.wait)): "
+                    + "\(longest.id) waits that long on \(longest.timers.joined(separator: ", "))\n"
+            )
+        }
+        var environment = ExecutionEnvironment(
             connector: connector,
             appID: appID ?? options.appID ?? Self.defaultAppID,
             tokens: tokens,
@@ -279,12 +319,17 @@ public struct ConformDriver: Sendable {
             rerunCommand: self.rerunCommandMaker(),
             appIDOnlyAppID: appIDOnly ?? options.appIDOnly
         )
+        environment.activity = self.activity
+        environment.lag = lag
+        reporter.startTicker()
+        defer { reporter.stop() }
         let concurrency = options.parallelism ?? Runner.defaultConcurrency
         let runner = Runner(environment: environment, concurrency: concurrency)
         let expectedFailures = context.expectedFailures
+        let strict = options.strict
         let progress: @Sendable (RunProgress) -> Void = { progress in
             if case .finished(let result, _, _) = progress {
-                reporter.caseFinished(expectedFailures?.apply(to: result) ?? result)
+                reporter.caseFinished(Self.judge(expectedFailures?.apply(to: result) ?? result, strict: strict))
             }
         }
         // Cases restricted to transports the primary target does not use go to the first alternate target that
@@ -334,9 +379,45 @@ public struct ConformDriver: Sendable {
         if let expectedFailures {
             run = expectedFailures.apply(to: run)
         }
+        run.cases = run.cases.map { Self.judge($0, strict: strict) }
+        run.level = options.level
+        run.strict = strict
         let written = try self.writeReports(run, context: context, requirements: requirements)
-        reporter.finish(run, notes: written.map { "wrote \($0.kind) report \($0.path)" })
+        var notes = written.map { "wrote \($0.kind) report \($0.path)" }
+        if lag.total >= .seconds(1) {
+            notes.append(
+                "note: this machine was too busy to run the runner for \(CaseBudget.text(lag.total)) in all (the "
+                    + "longest stall \(CaseBudget.text(lag.worst))); waits that ended with nothing were extended by "
+                    + "as much"
+            )
+        }
+        reporter.finish(run, notes: notes)
         return run.passed ? .passed : .failed
+    }
+
+    /// The selected case that waits longest on the server's timers, with that wait and the timers' names.
+    static func longestTimerWait(
+        _ cases: [CorpusCase],
+        welcome: JSONValue
+    ) -> (id: String, wait: Duration, timers: [String])? {
+        cases.map { item in
+            let budget = CaseBudget(scenario: item.scenario, welcome: welcome, defaultBaseMs: 0, timeoutScale: 1)
+            return (item.id, budget.serverTimers, budget.timerNames)
+        }.max { $0.1 < $1.1 }
+    }
+
+    /// The final verdict of a case by its level: without `strict`, a SHOULD or MAY case that failed or timed out is
+    /// a ``Verdict/warning`` (reported, but the run passes), as h2spec does.
+    static func judge(_ result: CaseResult, strict: Bool) -> CaseResult {
+        guard !strict, result.level != "MUST", result.verdict == .fail || result.verdict == .timeout else {
+            return result
+        }
+        var judged = result
+        judged.message =
+            "\(result.level) case \(result.verdict == .fail ? "failed" : "timed out") (a warning; "
+            + "--strict makes it fail the run)\n" + result.message
+        judged.verdict = .warning
+        return judged
     }
 
     /// Writes the requested reports; returns what was written.
@@ -356,17 +437,15 @@ public struct ConformDriver: Sendable {
             }
         }
         if let path = options.jsonReport {
-            try write(try JSONReport.render(run), to: path, kind: "JSON")
+            try write(try JSONReport.render(run, limits: .forVerbose(options.verbose)), to: path, kind: "JSON")
         }
         if let path = options.junitReport {
-            try write(JUnitReport.render(run), to: path, kind: "JUnit")
+            try write(JUnitReport.render(run, limits: .forVerbose(options.verbose)), to: path, kind: "JUnit")
         }
         if let path = options.htmlReport {
             var coverage: CoverageReport?
             if let index = context.index {
-                let waivers = try? WaiverFile(
-                    contentsOfFile: (context.scenarios as NSString).appendingPathComponent(WaiverFile.fileName)
-                )
+                let waivers = try? context.source.waivers()
                 coverage = CoverageReport(
                     index: index,
                     cases: context.corpus.cases.map {
@@ -486,45 +565,6 @@ public struct ConformDriver: Sendable {
         return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    /// The scenario directory: the given one, else `Vectors/scenarios` in the current directory or an ancestor
-    /// that holds `Package.swift`.
-    static func locateScenarios(_ given: String?) throws -> String {
-        var isDirectory: ObjCBool = false
-        if let given {
-            guard FileManager.default.fileExists(atPath: given, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw Exit(status: .usage, message: "--scenarios \(given) is not a directory")
-            }
-            return given
-        }
-        var directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        while true {
-            let candidate = directory.appendingPathComponent(ScenarioLoader.defaultDirectory)
-            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), isDirectory.boolValue
-            {
-                let relative = candidate.path.hasPrefix(FileManager.default.currentDirectoryPath + "/")
-                return relative
-                    ? String(candidate.path.dropFirst(FileManager.default.currentDirectoryPath.count + 1))
-                    : candidate.path
-            }
-            let parent = directory.deletingLastPathComponent()
-            if parent.path == directory.path { break }
-            directory = parent
-        }
-        throw Exit(
-            status: .usage,
-            message: "cannot find \(ScenarioLoader.defaultDirectory) here or in a parent directory; use --scenarios DIR"
-        )
-    }
-
-    /// `Spec` beside the `Vectors` directory that holds the scenarios, if it exists.
-    static func locateSpec(nextTo scenarios: String) -> String? {
-        let root = URL(fileURLWithPath: scenarios).deletingLastPathComponent().deletingLastPathComponent()
-        let spec = root.appendingPathComponent("Spec").path
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: spec, isDirectory: &isDirectory) && isDirectory.boolValue
-            ? spec : nil
-    }
-
     /// One entry of `--list --json`.
     public struct ListEntry: Codable, Sendable, Hashable {
         /// The case id.
@@ -580,17 +620,40 @@ public struct ConformDriver: Sendable {
         errorOutput: @Sendable (String) -> Void = ConformDriver.standardError
     ) -> ConformExitStatus {
         do {
-            let scenarios = try Self.locateScenarios(scenarios)
-            guard let spec = spec ?? Self.locateSpec(nextTo: scenarios) else {
-                throw Exit(status: .usage, message: "cannot find the Spec directory; use --spec DIR")
+            let source: CorpusSource
+            do {
+                source = try CorpusSource.resolve(scenarios: scenarios, spec: spec)
+            } catch {
+                throw Exit(status: .usage, message: error.description)
+            }
+            guard let documents = source.specDocuments else {
+                throw Exit(status: .usage, message: "no Spec is available; use --spec DIR")
+            }
+            let index = RequirementIndex(documents: documents)
+            guard !index.requirements.isEmpty else {
+                throw Exit(status: .usage, message: "the Spec (\(source.specLabel)) has no tagged requirements")
             }
             let report: CoverageReport
             do {
-                report = try CoverageReport.forCorpus(scenariosDirectory: scenarios, specDirectory: spec)
+                let corpus = try ScenarioLoader(requirementIDs: nil).load(files: source.scenarioFiles)
+                let waivers: WaiverFile
+                do {
+                    waivers = try source.waivers()
+                } catch {
+                    throw Exit(status: .usage, message: "\(WaiverFile.fileName) (\(source.scenariosLabel)): \(error)")
+                }
+                report = CoverageReport(
+                    index: index,
+                    cases: corpus.cases.map {
+                        CoverageCase(id: $0.id, chapter: $0.chapter, requirements: $0.scenario.requirements)
+                    },
+                    waivers: waivers.waivers
+                )
             } catch let error as ScenarioLoadError {
-                throw Exit(status: .usage, message: "the scenarios in \(scenarios) cannot be used:\n\(error)")
-            } catch {
-                throw Exit(status: .usage, message: "\(error)")
+                throw Exit(
+                    status: .usage,
+                    message: "the scenarios (\(source.scenariosLabel)) cannot be used:\n\(error)"
+                )
             }
             if json {
                 output(String(decoding: try report.renderJSON(), as: UTF8.self))

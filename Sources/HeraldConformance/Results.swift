@@ -18,15 +18,54 @@ public enum Verdict: String, Codable, Sendable, CaseIterable {
     case notApplicable = "not-applicable"
     /// The case did not finish within its time budget.
     case timeout
-    /// The runner could not execute the case (connection refused, unreadable case, internal error).
+    /// The runner could not execute the case: its own clients could not connect or complete the handshake in
+    /// time, a token could not be made, or an internal error (infrastructure, not the target's fault).
     case error
+    /// A SHOULD or MAY case failed or timed out without `--strict`: reported, but does not fail the run.
+    case warning
 
     /// Whether this verdict makes the run fail (exit status 1).
     public var failsRun: Bool {
         switch self {
-        case .pass, .expectedFail, .notApplicable: return false
+        case .pass, .expectedFail, .notApplicable, .warning: return false
         case .fail, .unexpectedPass, .timeout, .error: return true
         }
+    }
+}
+
+/// The requirement levels a run selects (`--level`): each level includes the stronger ones.
+public enum LevelSelection: String, Codable, Sendable, CaseIterable {
+    /// MUST cases only.
+    case must
+    /// MUST and SHOULD cases (the default).
+    case should
+    /// Every case: MUST, SHOULD and MAY.
+    case may
+
+    /// Whether a case of `level` (`MUST`, `SHOULD` or `MAY`) is selected.
+    public func includes(_ level: String) -> Bool {
+        switch level {
+        case "MUST": return true
+        case "SHOULD": return self != .must
+        default: return self == .may
+        }
+    }
+}
+
+/// The first attempt of a case that was run again alone after an ``Verdict/error`` verdict.
+public struct FirstAttempt: Codable, Sendable, Hashable {
+    /// The first attempt's verdict (always ``Verdict/error``).
+    public var verdict: Verdict
+    /// Its message.
+    public var message: String
+    /// Its wall time in milliseconds.
+    public var durationMs: Int64
+
+    /// Creates a first-attempt record.
+    public init(verdict: Verdict, message: String, durationMs: Int64) {
+        self.verdict = verdict
+        self.message = message
+        self.durationMs = durationMs
     }
 }
 
@@ -103,6 +142,9 @@ public struct CaseResult: Codable, Sendable, Hashable {
     public var rerunCommand: String
     /// The reason given in the expected-failures file, for expected-fail and unexpected-pass.
     public var expectedFailureReason: String?
+    /// When the case ended in ``Verdict/error`` while other cases ran and was run once more alone, the first
+    /// attempt; the verdict above is the second attempt's.
+    public var firstAttempt: FirstAttempt?
 
     /// Creates a result.
     public init(
@@ -136,8 +178,9 @@ public struct CaseResult: Codable, Sendable, Hashable {
 
 /// The result of a whole run: what reports are made from.
 public struct RunResult: Codable, Sendable {
-    /// The version of this result format (bumped on incompatible changes).
-    public static let currentFormatVersion = 1
+    /// The version of this result format (bumped on incompatible changes). Version 2 added the verdict
+    /// `warning`, ``level``, ``strict`` and ``CaseResult/firstAttempt``.
+    public static let currentFormatVersion = 2
 
     /// ``currentFormatVersion`` at the time of writing.
     public var formatVersion: Int
@@ -165,6 +208,10 @@ public struct RunResult: Codable, Sendable {
     public var cases: [CaseResult]
     /// Expected-failure entries that matched no selected case (they fail the run).
     public var staleExpectedFailures: [String]
+    /// The levels selected (`--level`).
+    public var level: LevelSelection = .should
+    /// Whether SHOULD and MAY failures fail the run (`--strict`) instead of being warnings.
+    public var strict = false
 
     /// Creates a run result.
     public init(

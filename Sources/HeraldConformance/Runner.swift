@@ -42,25 +42,40 @@ public struct Runner: Sendable {
 
     /// Runs the cases, at most ``concurrency`` at a time, and returns their results in the order given.
     ///
-    /// - Parameter progress: Called when each case starts and finishes (from any task).
+    /// Cases start longest first (by the server-timer part of their ``CaseBudget``), so that the few that wait
+    /// minutes on the server's timers overlap with everything else instead of ending the run. Cases with crowds run
+    /// one at a time, so that hundreds of crowd connections do not starve the other cases' clients. A case that ends
+    /// in ``Verdict/error`` (the runner's own client could not connect or complete its handshake or login in time)
+    /// is run once more alone after the others; its result keeps the first attempt in
+    /// ``CaseResult/firstAttempt``.
+    ///
+    /// - Parameter progress: Called when each case starts and finishes (from any task); a case that is rerun is
+    ///   reported finished once, with its final result.
     public func run(
         _ cases: [CorpusCase],
         progress: @escaping @Sendable (RunProgress) -> Void = { _ in }
     ) async -> [CaseResult] {
         let executor = CaseExecutor(environment: self.environment)
         let total = cases.count
+        let order = Self.schedule(cases, welcome: self.environment.probe?.welcome)
+        let crowdGate = AsyncGate()
         var results = [CaseResult?](repeating: nil, count: total)
         await withTaskGroup(of: (Int, CaseResult).self) { group in
             var next = 0
             func startNext() {
-                guard next < total else { return }
-                let index = next
+                guard next < order.count else { return }
+                let index = order[next]
                 let item = cases[index]
                 next += 1
                 group.addTask {
+                    let hasCrowds = !(item.scenario.crowds ?? [:]).isEmpty
+                    if hasCrowds { await crowdGate.enter() }
                     progress(.started(item, index: index, total: total))
                     let result = await executor.run(item)
-                    progress(.finished(result, index: index, total: total))
+                    if hasCrowds { await crowdGate.leave() }
+                    if result.verdict != .error {
+                        progress(.finished(result, index: index, total: total))
+                    }
                     return (index, result)
                 }
             }
@@ -72,7 +87,32 @@ public struct Runner: Sendable {
                 startNext()
             }
         }
+        // Rerun the cases whose own clients did not get through, one at a time, with nothing else running.
+        var alone = self.environment
+        alone.alone = true
+        let soloExecutor = CaseExecutor(environment: alone)
+        for index in results.indices {
+            guard let first = results[index], first.verdict == .error else { continue }
+            progress(.started(cases[index], index: index, total: total))
+            var result = await soloExecutor.run(cases[index])
+            result.firstAttempt = FirstAttempt(
+                verdict: first.verdict,
+                message: first.message,
+                durationMs: first.durationMs
+            )
+            results[index] = result
+            progress(.finished(result, index: index, total: total))
+        }
         return results.map { $0! }
+    }
+
+    /// The order in which to start the cases: indices into `cases`, the longest server-timer waits first, then in
+    /// corpus order.
+    static func schedule(_ cases: [CorpusCase], welcome: JSONValue?) -> [Int] {
+        let waits = cases.map {
+            CaseBudget(scenario: $0.scenario, welcome: welcome, defaultBaseMs: 0, timeoutScale: 1).serverTimers
+        }
+        return cases.indices.sorted { (waits[$1], $0) < (waits[$0], $1) }
     }
 
     // MARK: - Selection
@@ -124,10 +164,14 @@ public struct Runner: Sendable {
     /// speaks Herald before any case runs.
     ///
     /// - Throws: ``ProbeError`` when the connection fails or no `Welcome` arrives within `timeout`.
+    ///
+    /// - Parameter lag: The runner's lag monitor: the wait for `Welcome` is extended by the time the runner could not
+    ///   run (a busy machine is not an unreachable target).
     public static func probe(
         connector: ClientConnector,
         timeout: Duration = .seconds(10),
-        clientName: String = "herald-conform"
+        clientName: String = "herald-conform",
+        lag: RunnerLag? = nil
     ) async throws(ProbeError) -> ProbeResult {
         let recorder = TranscriptRecorder()
         let connection: ConformanceConnection
@@ -145,7 +189,11 @@ public struct Runner: Sendable {
             await connection.close()
             throw ProbeError("cannot send Hello to \(connector.target): \(error)")
         }
-        let result = await Self.awaitWelcome(connection, target: connector.target, until: .now + timeout)
+        let result = await Self.awaitWelcome(
+            connection,
+            target: connector.target,
+            until: LagAdjustedDeadline(.now + timeout, lag: lag)
+        )
         await connection.close()
         return try result.get()
     }
@@ -153,9 +201,14 @@ public struct Runner: Sendable {
     private static func awaitWelcome(
         _ connection: ConformanceConnection,
         target: Target,
-        until deadline: ContinuousClock.Instant
+        until deadline: LagAdjustedDeadline
     ) async -> Result<ProbeResult, ProbeError> {
-        guard let event = await connection.nextEvent(until: deadline) else {
+        var deadline = deadline
+        var next = await connection.nextEvent(until: deadline.instant)
+        while next == nil && !deadline.expired() {
+            next = await connection.nextEvent(until: deadline.instant)
+        }
+        guard let event = next else {
             return .failure(ProbeError("\(target) did not answer Hello with Welcome in time"))
         }
         switch event {
@@ -171,6 +224,30 @@ public struct Runner: Sendable {
         case .closed(let code):
             let detail = code.map { " (WebSocket status \($0))" } ?? ""
             return .failure(ProbeError("\(target) closed the connection instead of answering Hello\(detail)"))
+        }
+    }
+}
+
+/// An asynchronous mutual-exclusion gate: ``enter()`` waits until no other task is inside, first come first served.
+actor AsyncGate {
+    private var occupied = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    /// Waits for the gate, then holds it.
+    func enter() async {
+        if !self.occupied {
+            self.occupied = true
+            return
+        }
+        await withCheckedContinuation { self.waiting.append($0) }
+    }
+
+    /// Releases the gate to the next waiting task, if any.
+    func leave() {
+        if self.waiting.isEmpty {
+            self.occupied = false
+        } else {
+            self.waiting.removeFirst().resume()
         }
     }
 }

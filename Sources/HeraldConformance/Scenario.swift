@@ -263,7 +263,11 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
     public var capabilities: [String]
     /// The virtual clients of the case; each gets a run-unique user id.
     public var actors: [String]
-    /// The whole-case budget in milliseconds (scaled by the timeout scale); `nil` uses the runner's default.
+    /// The rate classes (`RATE_CLASS_MESSAGES`) the case needs the target to enforce: when the target's `Welcome`
+    /// does not advertise one (a server may leave a class unenforced, LIM-18), the case is not applicable.
+    public var rateClasses: [String]
+    /// The base of the case's budget for ordinary round trips, in milliseconds (scaled by the timeout scale); `nil`
+    /// uses the runner's default. Waits on the server's timers and crowds are added to it (``CaseBudget``).
     public var timeoutMs: Int?
     /// The transports (`tcp`, `tls`, `ws`, `wss`) the case applies to; `nil` means all.
     public var transports: [String]?
@@ -278,7 +282,8 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
     public var steps: [Step]
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case id, title, requirements, level, capabilities, actors, crowds, timeoutMs, transports, app, notes, steps
+        case id, title, requirements, level, capabilities, rateClasses, actors, crowds, timeoutMs, transports, app
+        case notes, steps
     }
 
     /// Creates a case.
@@ -288,6 +293,7 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
         requirements: [String],
         level: String,
         capabilities: [String] = [],
+        rateClasses: [String] = [],
         actors: [String],
         timeoutMs: Int? = nil,
         transports: [String]? = nil,
@@ -301,6 +307,7 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
         self.requirements = requirements
         self.level = level
         self.capabilities = capabilities
+        self.rateClasses = rateClasses
         self.actors = actors
         self.timeoutMs = timeoutMs
         self.transports = transports
@@ -319,6 +326,7 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
         self.requirements = try container.decode([String].self, forKey: .requirements)
         self.level = try container.decode(String.self, forKey: .level)
         self.capabilities = try container.decodeIfPresent([String].self, forKey: .capabilities) ?? []
+        self.rateClasses = try container.decodeIfPresent([String].self, forKey: .rateClasses) ?? []
         self.actors = try container.decode([String].self, forKey: .actors)
         self.timeoutMs = try container.decodeIfPresent(Int.self, forKey: .timeoutMs)
         self.transports = try container.decodeIfPresent([String].self, forKey: .transports)

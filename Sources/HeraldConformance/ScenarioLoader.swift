@@ -3,6 +3,7 @@ import HeraldEngine
 import HeraldMessages
 import HeraldSpec
 import HeraldWire
+import SwiftProtobuf
 
 /// A case of the corpus with the file it came from.
 public struct CorpusCase: Sendable, Hashable {
@@ -103,6 +104,14 @@ public struct ScenarioLoader: Sendable {
     public static let actorPattern = "^[a-z][a-z0-9_]*$"
     /// The levels a case may have.
     public static let levels = ["MUST", "SHOULD", "MAY"]
+    /// The names of the schema's `RateClass` values other than `RATE_CLASS_UNSPECIFIED` (a case's `rateClasses`).
+    public static let rateClassNames: Set<String> = Set(
+        Herald_V1_RateClass.allCases.compactMap { value in
+            var limit = Herald_V1_RateLimit()
+            limit.rateClass = value
+            return (try? limit.jsonString())?.split(separator: "\"").dropFirst(3).first.map(String.init)
+        }.filter { $0.hasPrefix("RATE_CLASS_") && $0 != "RATE_CLASS_UNSPECIFIED" }
+    )
 
     /// The requirement ids that exist; `nil` skips the check (no Spec directory available).
     public var requirementIDs: Set<String>?
@@ -350,6 +359,14 @@ private struct CaseChecker {
                 "capabilities",
                 "\"\(capability)\" is not a Herald v1 capability ("
                     + Self.capabilityNames.sorted().joined(separator: ", ") + ")"
+            )
+        }
+        for rateClass in scenario.rateClasses where !ScenarioLoader.rateClassNames.contains(rateClass) {
+            self.problem(
+                "rateClasses",
+                "\"\(rateClass)\" is not a Herald v1 rate class ("
+                    + ScenarioLoader.rateClassNames.sorted().joined(separator: ", ")
+                    + ")"
             )
         }
         if scenario.actors.isEmpty {

@@ -247,17 +247,20 @@ public struct EngineConfiguration: Sendable {
         let timers = self.timers
         if timers.idleTimeoutMs < 2 * timers.heartbeatIntervalMs {
             throw EngineConfigurationError(
-                description: "idle timeout must be at least twice the heartbeat interval (LIM-11)"
+                description: "idle_timeout_ms (\(timers.idleTimeoutMs)) must be at least twice heartbeat_interval_ms "
+                    + "(\(timers.heartbeatIntervalMs)) (LIM-11)"
             )
         }
         if timers.presenceUnreachableMs >= timers.idleTimeoutMs {
             throw EngineConfigurationError(
-                description: "presence unreachable must be shorter than the idle timeout (LIM-11)"
+                description: "presence_unreachable_ms (\(timers.presenceUnreachableMs)) must be shorter than "
+                    + "idle_timeout_ms (\(timers.idleTimeoutMs)) (LIM-11)"
             )
         }
         if timers.memberCountIntervalMs > timers.memberCountIntervalLargeMs {
             throw EngineConfigurationError(
-                description: "member count interval must not exceed the large-channel interval (LIM-11)"
+                description: "member_count_interval_ms (\(timers.memberCountIntervalMs)) must not exceed "
+                    + "member_count_interval_large_ms (\(timers.memberCountIntervalLargeMs)) (LIM-11)"
             )
         }
         for (rateClass, value) in self.rateLimits where value.count <= 0 || value.windowMs <= 0 {

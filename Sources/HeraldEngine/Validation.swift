@@ -43,3 +43,43 @@ enum Validation {
         }
     }
 }
+
+/// The user id syntax of Spec/05-session.md §5.2, for tools that produce user ids (`herald token mint`): the same
+/// check the engine applies to `LoginRequest.user_id` (SES-3, check 3).
+public enum UserIDSyntax {
+    /// The rule, quoted from Spec/05-session.md §5.2 ("User id syntax") with the default length limit.
+    public static let rule = """
+        a valid user id is 1 to max_user_id_bytes bytes (64 by default) in which every character is one of: the \
+        ASCII letters a-z and A-Z, the digits 0-9, the space, and ! # $ % & ( ) + - : ; < = . > ? @ [ ] ^ _ { } | ~ , \
+        and which is not exactly the string "null" (Spec/05-session.md §5.2)
+        """
+
+    /// Whether `userID` is a valid user id when the server's `max_user_id_bytes` is `maxBytes`.
+    public static func isValid(_ userID: String, maxBytes: Int = EngineLimits().maxUserIDBytes) -> Bool {
+        Validation.isValidIdentifier(userID, maxBytes: maxBytes)
+    }
+
+    /// What is wrong with `userID`, in plain words, or `nil` when it is valid: the first offending character, the
+    /// length, or the reserved value `null`.
+    public static func problem(with userID: String, maxBytes: Int = EngineLimits().maxUserIDBytes) -> String? {
+        if Self.isValid(userID, maxBytes: maxBytes) { return nil }
+        let length = userID.utf8.count
+        if length == 0 { return "it is empty" }
+        if userID == "null" { return "it is the reserved string \"null\"" }
+        let allowed = { (character: Character) in Validation.isValidIdentifier(String(character), maxBytes: 4) }
+        if let character = userID.first(where: { !allowed($0) }) {
+            let scalars = character.unicodeScalars
+            let codes = scalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(separator: " ")
+            let shown: String
+            if scalars.allSatisfy({ $0.value < 0x20 || $0.value == 0x7F }) {
+                shown = codes
+            } else if character.isASCII {
+                shown = "'\(character)'"
+            } else {
+                shown = "'\(character)' (\(codes))"
+            }
+            return "the character \(shown) is not allowed"
+        }
+        return "it is \(length) bytes, longer than \(maxBytes)"
+    }
+}

@@ -103,7 +103,8 @@ public final class HeraldServer: Service, Sendable {
     ///
     /// Calling it again returns the same listeners. ``run()`` calls it if it has not been called.
     ///
-    /// - Throws: Errors of binding (an address in use) or of loading the TLS files; nothing stays open then.
+    /// - Throws: ``HeraldListenerError`` when a listener cannot be opened (an address in use), naming the listener
+    ///   and the address; errors of loading the TLS files. Nothing stays open then.
     @discardableResult
     public func start() async throws -> [BoundListener] {
         enum Decision {
@@ -129,16 +130,27 @@ public final class HeraldServer: Service, Sendable {
             let configuration = self.configuration
             let tlsContext = try configuration.tls?.makeServerContext(applicationProtocols: [heraldALPN])
             if let address = configuration.tcp {
+                let transport: HeraldTransport = tlsContext == nil ? .tcp : .tls
                 listeners.append(
-                    try await self.bindStream(address, tls: tlsContext, transport: tlsContext == nil ? .tcp : .tls)
+                    try await Self.opening(transport, on: address) {
+                        try await self.bindStream(address, tls: tlsContext, transport: transport)
+                    }
                 )
             }
             if let address = configuration.webSocket {
-                listeners.append(try await self.bindWebSocket(address, tls: nil, transport: .ws))
+                listeners.append(
+                    try await Self.opening(.ws, on: address) {
+                        try await self.bindWebSocket(address, tls: nil, transport: .ws)
+                    }
+                )
             }
             if let address = configuration.secureWebSocket, let tls = configuration.tls {
                 let context = try tls.makeServerContext(applicationProtocols: ["http/1.1"])
-                listeners.append(try await self.bindWebSocket(address, tls: context, transport: .wss))
+                listeners.append(
+                    try await Self.opening(.wss, on: address) {
+                        try await self.bindWebSocket(address, tls: context, transport: .wss)
+                    }
+                )
             }
         } catch {
             for listener in listeners {
@@ -347,6 +359,33 @@ public final class HeraldServer: Service, Sendable {
     private func inboundConfiguration() -> NIOAsyncChannel<InboundEvent, Never>.Configuration {
         let high = self.configuration.inboundFrameBuffer
         return .init(backPressureStrategy: .init(lowWatermark: max(1, high / 2), highWatermark: high))
+    }
+
+    /// Runs `bind` and turns its error into a ``HeraldListenerError`` that names the listener, the address and the
+    /// reason in plain words, instead of the system call (`bind(descriptor:ptr:bytes:): … (errno: 98)`).
+    private static func opening(
+        _ transport: HeraldTransport,
+        on address: ListenAddress,
+        _ bind: () async throws -> Listener
+    ) async throws -> Listener {
+        do {
+            return try await bind()
+        } catch let error as IOError {
+            throw HeraldListenerError(
+                transport: transport,
+                address: address,
+                reason: SystemErrorText.listenReason(errorNumber: error.errnoCode),
+                errorNumber: error.errnoCode
+            )
+        } catch let error as SocketAddressError.UnknownHost {
+            throw HeraldListenerError(
+                transport: transport,
+                address: address,
+                reason: "the host name '\(error.host)' does not resolve to an address"
+            )
+        } catch {
+            throw HeraldListenerError(transport: transport, address: address, reason: "\(error)")
+        }
     }
 
     private func serverBootstrap() -> ServerBootstrap {

@@ -162,6 +162,42 @@ public enum HeraldTransport: String, Sendable, Hashable, CaseIterable, CustomStr
 
     /// Whether frames travel in WebSocket messages.
     public var isWebSocket: Bool { self == .ws || self == .wss }
+
+    /// The transport's name in messages for people: `TCP`, `TLS`, `WebSocket` or `WebSocket over TLS`.
+    public var displayName: String {
+        switch self {
+        case .tcp: "TCP"
+        case .tls: "TLS"
+        case .ws: "WebSocket"
+        case .wss: "WebSocket over TLS"
+        }
+    }
+}
+
+/// A listener that could not be opened: the port is taken, the address is not this machine's, the host name does
+/// not resolve, or the system refused.
+public struct HeraldListenerError: Error, Hashable, CustomStringConvertible {
+    /// The transport the listener was to serve.
+    public var transport: HeraldTransport
+    /// The address it was to listen on.
+    public var address: ListenAddress
+    /// Why it failed, in plain words: `address already in use`, `permission denied`, ….
+    public var reason: String
+    /// The system's error number, when the failure came from a system call (`EADDRINUSE`, `EACCES`, …).
+    public var errorNumber: Int32?
+
+    /// Creates the description of a failed listener.
+    public init(transport: HeraldTransport, address: ListenAddress, reason: String, errorNumber: Int32? = nil) {
+        self.transport = transport
+        self.address = address
+        self.reason = reason
+        self.errorNumber = errorNumber
+    }
+
+    /// `cannot listen for WebSocket on 127.0.0.1:7421: address already in use`.
+    public var description: String {
+        "cannot listen for \(self.transport.displayName) on \(self.address): \(self.reason)"
+    }
 }
 
 /// A listener the server has opened, with the port actually bound.

@@ -7,6 +7,7 @@ extension Herald {
         static let configuration = CommandConfiguration(
             commandName: "conform",
             abstract: "Run the conformance suite against a Herald server, or report requirement coverage.",
+            version: ConformDriver.versionText,
             subcommands: [Run.self, Coverage.self],
             defaultSubcommand: Run.self
         )
@@ -54,11 +55,28 @@ extension Herald.Conform {
                 expected-fail; one that passes is unexpected-pass and fails the run; an entry that matches no \
                 selected case is stale and fails the run.
 
-                Exit status: 0 every selected case passed or failed as expected; 1 a case failed, passed \
-                unexpectedly, timed out or could not run, or an expected-failure entry is stale; 2 usage error, \
-                unusable files, or no case selected; 3 the target is unreachable or did not answer Hello with \
-                Welcome.
-                """
+                Levels: each case has the level of the requirements it checks. By default MUST and SHOULD cases \
+                run, and a SHOULD case that fails or times out is a warning (WARN) that does not change the exit \
+                status; --strict makes it a failure; --level must runs MUST cases only, --level may adds MAY cases.
+
+                Time: each case's budget follows the target: its own round trips (30 s, multiplied by \
+                --timeout-scale), plus every wait on the server's timers as advertised in Welcome (at the server's \
+                pace), plus an allowance per crowd member. Against a server with default timers the run takes about \
+                10 minutes (the channel-attribute lifetime cases wait on its 300 s timer).
+
+                Infrastructure: when the runner's own client cannot connect, or does not get Welcome or its login \
+                answered in time while other cases run, the case is ERROR, not FAIL, and runs once more alone \
+                afterwards; the report shows both attempts. Alone, the same symptom is the target's failure.
+
+                Corpus: the scenarios, waivers and requirement texts are built into herald (see --version); \
+                --scenarios and --spec run others.
+
+                Exit status: 0 every selected case passed, failed as expected, or (SHOULD/MAY) warned; 1 a case \
+                failed, passed unexpectedly, timed out or could not run, or an expected-failure entry is stale; 2 \
+                usage error, unusable files, or no case selected; 3 the target is unreachable or did not answer \
+                Hello with Welcome.
+                """,
+            version: ConformDriver.versionText
         )
 
         @Argument(help: "The server: tcp://, tls://, ws:// or wss:// URL. Omit to test the embedded reference engine.")
@@ -100,6 +118,18 @@ extension Herald.Conform {
         @Option(name: .customLong("skip"), help: "Do not run cases whose id matches this glob (repeatable).")
         var skips: [String] = []
 
+        @Option(
+            help: ArgumentHelp(
+                "The requirement levels to run: must (MUST cases only), should (MUST and SHOULD, the default) or may "
+                    + "(every case).",
+                valueName: "must|should|may"
+            )
+        )
+        var level: LevelSelection = .should
+
+        @Flag(help: "Fail the run on SHOULD and MAY failures too (without it they are warnings).")
+        var strict = false
+
         @Option(name: .customShort("j"), help: "How many cases run at once (default: 4 per core, at least 4).")
         var parallelism: Int?
 
@@ -118,10 +148,15 @@ extension Herald.Conform {
         @Option(name: .customLong("html"), help: "Write the HTML report.")
         var htmlReport: String?
 
-        @Option(help: "The scenario directory (default: Vectors/scenarios here or in a parent directory).")
+        @Option(help: "A scenario directory to run instead of the corpus built into herald.")
         var scenarios: String?
 
-        @Option(help: "The Spec directory, for requirement texts and coverage (default: Spec next to Vectors).")
+        @Option(
+            help: ArgumentHelp(
+                "A Spec directory for requirement texts instead of the built-in one (default with --scenarios: "
+                    + "Spec beside its Vectors directory, if there is one)."
+            )
+        )
         var spec: String?
 
         @Flag(help: "Do not verify the TLS certificate of TARGET.")
@@ -144,6 +179,8 @@ extension Herald.Conform {
             options.json = self.listJSON
             options.filters = self.filters
             options.skips = self.skips
+            options.level = self.level
+            options.strict = self.strict
             options.parallelism = self.parallelism
             options.timeoutScale = self.timeoutScale
             options.expectedFailuresFile = self.expectedFailures
@@ -195,10 +232,10 @@ extension Herald.Conform {
         @Flag(help: "List uncovered SHOULD and MAY requirements too.")
         var all = false
 
-        @Option(help: "The scenario directory (default: Vectors/scenarios here or in a parent directory).")
+        @Option(help: "A scenario directory instead of the corpus built into herald.")
         var scenarios: String?
 
-        @Option(help: "The Spec directory (default: Spec next to Vectors).")
+        @Option(help: "A Spec directory instead of the one built into herald.")
         var spec: String?
 
         func run() async throws {
@@ -214,3 +251,5 @@ extension Herald.Conform {
         }
     }
 }
+
+extension LevelSelection: ExpressibleByArgument {}

@@ -22,7 +22,28 @@ enum Console {
     }
 }
 
+/// A mistake in the command line, or in a file it names: the command prints the message and exits with status 2.
+struct UsageError: Error {
+    /// What is wrong, naming the flag to change.
+    var message: String
+
+    /// Creates an error with its message.
+    init(_ message: String) {
+        self.message = message
+    }
+}
+
+/// The exit statuses of every `herald` subcommand (documented in `herald --help`).
 extension ExitCode {
-    /// Exit status 2: the command was used wrongly or had nothing to do (bad hex, no vectors).
+    // 0 (`success`): done; for `herald serve`, stopped by SIGINT or SIGTERM.
+    // 1 (`failure`): the thing checked failed: conformance cases, vectors, a frame, the requirement index; for
+    //   `herald serve`, the server failed while running.
+
+    /// Exit status 2: the command was used wrongly or had nothing to do: a bad flag or flag value, a configuration
+    /// that breaks a rule of the specification, an input file that cannot be read or used (bad hex, no vectors).
     static let usage = ExitCode(2)
+
+    /// Exit status 3: the command line is fine but the environment refused: the conformance target is unreachable,
+    /// a listener cannot be opened (address in use), the data directory or its database cannot be created.
+    static let environment = ExitCode(3)
 }

@@ -14,7 +14,8 @@ extension Herald {
                 A frame names its opcode with "opcode" (number or OPCODE_… name) or "type" \
                 ("herald.v1.LoginRequest" or "LoginRequest"); "requestId" is required except for events; \
                 "flags" (number) or "flagNames"; "payload" in the protobuf JSON mapping, or "payloadHex". Header \
-                fields may also sit in a "header" object. Errors print "error: <identifier or reason>" and exit 1.
+                fields may also sit in a "header" object. Errors print "error: <identifier or reason>" and exit 1; \
+                input that is not JSON exits 2.
                 """
         )
 
@@ -38,7 +39,7 @@ extension Herald {
                 values = try JSONText.values(in: Console.readOperand(self.json))
             } catch {
                 Console.error("error: invalid JSON: \(error)")
-                throw ExitCode.failure
+                throw ExitCode.usage
             }
             var bytes: [UInt8] = []
             for (index, value) in values.enumerated() {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import HeraldEngine
 import HeraldServer
 import Logging
@@ -17,16 +18,32 @@ extension Herald {
                 SIGINT or SIGTERM shuts down gracefully: every client gets Disconnect SERVER_SHUTDOWN (HS-57).
 
                 Authentication (Spec/15-tokens.md): tokens are HS256 JWTs signed with the app secret (at least 32 \
-                bytes, TOK-1). Without --app-secret, --app-secret-file or --no-auth, a random secret is generated \
-                once into DATA/app-secret (mode 0600), reused on later starts, and printed with a ready-to-copy \
-                "herald token mint" command. --no-auth enables app-ID-only mode (TOK-13): an empty token or \
-                "_no_need_token" logs in without verification; real tokens are still verified against a secret, \
-                if one is given. --app-id-only-app ID (repeatable) serves another app, ID, in app-ID-only mode \
-                beside --app-id; its real tokens are verified against the same secret as those of --app-id.
+                bytes, TOK-1), taken from --app-secret, --app-secret-file or the HERALD_APP_SECRET environment \
+                variable, in that order (the variable and the file keep the secret out of the process list). \
+                Without any of them and without --no-auth, a random secret is generated once into DATA/app-secret \
+                (mode 0600) and reused on later starts. The secret is never printed: serve prints where it comes \
+                from and a "herald token mint" command that reads it from the same place. --no-auth enables \
+                app-ID-only mode (TOK-13): an empty token or "_no_need_token" logs in without verification; real \
+                tokens are still verified against a secret, if one is given. --app-id-only-app ID (repeatable) \
+                serves another app, ID, in app-ID-only mode beside --app-id; its real tokens are verified against \
+                the same secret as those of --app-id.
 
                 Limits (Spec/14-limits.md §14.2), timers (§14.4) and rate limits (§14.3) default to the protocol \
-                defaults and are advertised in Welcome exactly as enforced (HS-22 … HS-24). Invalid settings exit \
-                with status 2.
+                defaults and are advertised in Welcome exactly as enforced (HS-22 … HS-24).
+
+                Dependent timers: LIM-11 requires --idle-timeout-ms ≥ 2 × --heartbeat-interval-ms, \
+                --presence-unreachable-ms < --idle-timeout-ms and --member-count-interval-ms ≤ \
+                --member-count-interval-large-ms. A timer you leave unset whose default would break one of these \
+                against a timer you set is derived from it, in the proportions of the protocol defaults: heartbeat \
+                1/6 of the idle timeout, presence-unreachable 6/5 of the heartbeat, idle timeout 6 × the heartbeat \
+                (or 5 × presence-unreachable), member-count interval 1/3 of the large one (or the large one 3 × the \
+                other). A line "herald: derived --FLAG VALUE (…)" says so. Timers you set are never changed: two \
+                that conflict are an error that names both flags. For example, --heartbeat-interval-ms 500 \
+                --idle-timeout-ms 2000 runs with --presence-unreachable-ms 600.
+
+                Exit status: 0 after SIGINT or SIGTERM; 1 the server failed while running; 2 a flag, a setting or \
+                a file it names is wrong (the message names the flag); 3 a listener cannot be opened (address in \
+                use, permission denied) or the data directory or its database cannot be created or written.
                 """
         )
 
@@ -57,7 +74,7 @@ extension Herald {
         @Option(help: "The app id served (Spec/05-session.md).")
         var appID = "herald-dev"
 
-        @Option(help: "The app secret that signs tokens, at least 32 bytes (TOK-1).")
+        @Option(help: "The app secret that signs tokens, at least 32 bytes (TOK-1); see also HERALD_APP_SECRET.")
         var appSecret: String?
 
         @Option(help: "A file holding the app secret (trailing line breaks are ignored).")
@@ -123,38 +140,69 @@ extension Herald {
             }
             let logger = Logger(label: "herald")
 
-            let configuration: HeraldServerConfiguration
-            let generatedSecret: (secret: [UInt8], path: String, created: Bool)?
+            // Exit status 2: the command line (or a file it names) is wrong.
+            var settings: ServeSettings
+            do throws(ServeSettings.Problem) {
+                settings = try self.makeSettings(environment: ProcessInfo.processInfo.environment)
+            } catch {
+                Console.error("error: \(error.message)")
+                throw ExitCode(error.status)
+            }
+            // Exit status 3: the machine refuses what the server needs (the data directory, its database, a port).
+            do throws(ServeSettings.Problem) {
+                try settings.prepareData()
+            } catch {
+                Console.error("error: \(error.message)")
+                throw ExitCode(error.status)
+            }
+            let configuration = settings.configuration
             do {
-                (configuration, generatedSecret) = try self.makeConfiguration()
                 try configuration.validate()
             } catch {
-                Console.error("herald: error: \(error)")
+                Console.error("error: \(error)")
                 throw ExitCode.usage
+            }
+            for derived in settings.derivedTimers {
+                Console.output("herald: derived \(derived)\n")
             }
 
             let server: HeraldServer
             do {
                 server = try HeraldServer(configuration: configuration, logger: logger)
             } catch {
-                Console.error("herald: error: \(error)")
-                throw ExitCode.failure
+                let database = self.dataDirectory + "/" + HeraldServerConfiguration.offlineInboxFileName
+                Console.error("error: cannot open the offline-message database \(database) (--data): \(error)")
+                throw ExitCode.environment
             }
-            let appID = self.appID
-            let announced = AnnouncingService(server: server) { listeners in
+            let listeners: [BoundListener]
+            do {
+                listeners = try await server.start()
+            } catch let error as HeraldListenerError {
+                let flag = Self.flag(of: error.transport)
+                Console.error(
+                    "error: cannot listen for \(error.transport.displayName) on \(error.address) (\(flag)): "
+                        + "\(error.reason)"
+                        + (error.isAddressInUse
+                            ? "; stop the process that uses it, or choose another \(flag) HOST:PORT (port 0 picks "
+                                + "a free one)" : "")
+                )
+                throw ExitCode.environment
+            } catch {
+                Console.error(
+                    "error: cannot load the TLS certificate and key (--tls-cert \(self.tlsCertificate ?? "?"), "
+                        + "--tls-key \(self.tlsKey ?? "?")): \(error)"
+                )
+                throw ExitCode.usage
+            }
+            let secretLines = settings.secretAnnouncement(appID: self.appID)
+            let announced = AnnouncingService(server: server) {
                 // Printed once the listeners are bound and the signal handlers are installed, so a script may
                 // send SIGTERM as soon as it has read these lines.
                 for listener in listeners {
                     Console.output("herald: listening \(listener)\n")
                 }
-                if let generatedSecret {
-                    let secret = String(decoding: generatedSecret.secret, as: UTF8.self)
-                    Console.output(
-                        "herald: app secret of \(appID) \(generatedSecret.created ? "generated in" : "read from") "
-                            + "\(generatedSecret.path)\n"
-                            + "herald: mint a token with: herald token mint --app-id \(appID) "
-                            + "--app-secret \(secret) --user alice\n"
-                    )
+                for line in secretLines {
+                    Console.output("herald: \(line)\n")
                 }
             }
             let group = ServiceGroup(
@@ -167,63 +215,230 @@ extension Herald {
             do {
                 try await group.run()
             } catch {
-                Console.error("herald: error: \(error)")
+                Console.error("error: the server stopped: \(error)")
                 throw ExitCode.failure
             }
         }
 
-        /// Builds the server configuration from the flags; generates or reads DATA/app-secret when needed.
-        private func makeConfiguration() throws -> (
-            HeraldServerConfiguration, (secret: [UInt8], path: String, created: Bool)?
-        ) {
-            var secrets: [[UInt8]] = []
-            var generated: (secret: [UInt8], path: String, created: Bool)?
-            if let appSecret = self.appSecret {
-                secrets = [Array(appSecret.utf8)]
-            } else if let path = self.appSecretFile {
-                secrets = [try AppSecretFile.read(path: path)]
-            } else if !self.noAuth {
-                let loaded = try AppSecretFile.loadOrCreate(directory: self.dataDirectory)
-                secrets = [loaded.secret]
-                generated = loaded
+        /// The flag that configures a transport's listener.
+        static func flag(of transport: HeraldTransport) -> String {
+            switch transport {
+            case .tcp, .tls: "--tcp"
+            case .ws: "--ws"
+            case .wss: "--wss"
             }
-            var engine = EngineConfiguration(
-                apps: [AppCredentials(appID: self.appID, secrets: secrets, allowsTokenlessLogin: self.noAuth)]
-                    + self.appIDOnlyApps.map { AppCredentials(appID: $0, secrets: secrets, allowsTokenlessLogin: true) }
-            )
-            self.limits.apply(to: &engine.limits)
-            self.timers.apply(to: &engine.timers)
+        }
+
+        /// Builds the server configuration from the flags and `environment`, checking everything that can be
+        /// checked without touching the data directory.
+        func makeSettings(environment: [String: String]) throws(ServeSettings.Problem) -> ServeSettings {
+            func usage(_ message: String) -> ServeSettings.Problem { ServeSettings.Problem(message: message) }
+
+            var secret: ServeSettings.Secret = .none
+            do throws(UsageError) {
+                let given = try AppSecretSource.select(
+                    secret: self.appSecret,
+                    file: self.appSecretFile,
+                    environment: environment
+                )
+                if let given {
+                    secret = .given(given.secret, source: given.source)
+                } else if !self.noAuth {
+                    secret = .generated
+                }
+            } catch {
+                throw usage(error.message)
+            }
+
+            if self.appID.isEmpty {
+                throw usage("--app-id must not be empty")
+            }
+            var served: Set<String> = [self.appID]
+            for app in self.appIDOnlyApps {
+                if app.isEmpty { throw usage("--app-id-only-app must not be empty") }
+                if !served.insert(app).inserted {
+                    throw usage(
+                        "--app-id-only-app \(app): \(app) is already served (by --app-id or an earlier "
+                            + "--app-id-only-app); give another app id"
+                    )
+                }
+            }
+
+            var engine = EngineConfiguration(apps: [])
+            var given = self.limits.apply(to: &engine.limits)
+            given.formUnion(self.timers.apply(to: &engine.timers))
+            let derived = EngineSettingFlags.deriveDependentTimers(&engine.timers, given: given)
+            do throws(HeraldServerConfigurationError) {
+                try EngineSettingFlags.check(engine, given: given, derived: Set(derived.map(\.flag)))
+            } catch {
+                throw usage(error.description)
+            }
             for text in self.rateLimits {
-                let (rateClass, limit) = try RateClassName.parseLimit(text)
-                engine.rateLimits[rateClass] = limit
+                do throws(HeraldServerConfigurationError) {
+                    let (rateClass, limit) = try RateClassName.parseLimit(text)
+                    engine.rateLimits[rateClass] = limit
+                } catch {
+                    throw usage("--rate-limit \(text): \(error)")
+                }
             }
             for name in self.unlimitedRateClasses {
                 guard let rateClass = RateClassName.rateClass(named: name) else {
-                    throw HeraldServerConfigurationError("unknown rate class '\(name)'")
+                    throw usage(
+                        "--no-rate-limit \(name): unknown rate class; known: "
+                            + RateClassName.all.map(\.name).joined(separator: ", ")
+                    )
                 }
                 engine.rateLimits[rateClass] = nil
             }
 
             var configuration = HeraldServerConfiguration(engine: engine, dataDirectory: self.dataDirectory)
-            configuration.tcp = self.noTCP ? nil : try ListenAddress(parsing: self.tcpAddress)
-            configuration.webSocket = self.noWebSocket ? nil : try ListenAddress(parsing: self.webSocketAddress)
-            configuration.secureWebSocket = try self.secureWebSocketAddress.map { try ListenAddress(parsing: $0) }
-            configuration.webSocketPath = self.webSocketPath
+            func address(_ text: String, _ flag: String) throws(ServeSettings.Problem) -> ListenAddress {
+                do throws(HeraldServerConfigurationError) {
+                    return try ListenAddress(parsing: text)
+                } catch {
+                    throw usage("\(flag): \(error)")
+                }
+            }
+            configuration.tcp = self.noTCP ? nil : try address(self.tcpAddress, "--tcp")
+            configuration.webSocket = self.noWebSocket ? nil : try address(self.webSocketAddress, "--ws")
+            if let text = self.secureWebSocketAddress {
+                configuration.secureWebSocket = try address(text, "--wss")
+            }
+            if configuration.tcp == nil && configuration.webSocket == nil && configuration.secureWebSocket == nil {
+                throw usage("--no-tcp and --no-ws leave no listener; drop one of them, or add --wss")
+            }
+            if configuration.secureWebSocket != nil && self.tlsCertificate == nil {
+                throw usage("--wss needs --tls-cert and --tls-key")
+            }
+            let path = self.webSocketPath
+            if !path.hasPrefix("/") || path.contains("?") || path.contains("#") {
+                throw usage("--ws-path \(path) must start with / and have no query (?) or fragment (#)")
+            }
+            configuration.webSocketPath = path
             if let certificate = self.tlsCertificate, let key = self.tlsKey {
+                for (file, flag, what) in [
+                    (certificate, "--tls-cert", "the TLS certificate"), (key, "--tls-key", "the TLS private key"),
+                ] {
+                    do throws(FileAccessError) {
+                        _ = try CommandLineFiles.readFile(path: file, what: what)
+                    } catch {
+                        throw usage(error.description(flag: flag))
+                    }
+                }
                 configuration.tls = TLSFiles(certificateChainPath: certificate, privateKeyPath: key)
             }
-            return (configuration, generated)
+            return ServeSettings(
+                configuration: configuration,
+                secret: secret,
+                noAuth: self.noAuth,
+                appID: self.appID,
+                appIDOnlyApps: self.appIDOnlyApps,
+                derivedTimers: derived
+            )
         }
     }
 }
 
-/// Runs a server in a `ServiceGroup` and reports its listeners once they are bound.
+/// The settings of one `herald serve`, from its flags and environment.
+struct ServeSettings {
+    /// A setting the server cannot run with, and the exit status it ends the command with.
+    struct Problem: Error {
+        /// What is wrong, naming the flag to change.
+        var message: String
+        /// 2 for the command line and the files it names, 3 for the data directory.
+        var status: Int32 = ExitCode.usage.rawValue
+    }
+
+    /// Where the app secret comes from.
+    enum Secret {
+        /// No secret: app-ID-only mode without verification of real tokens.
+        case none
+        /// A secret from a flag, a file or the environment.
+        case given([UInt8], source: AppSecretSource)
+        /// The secret in DATA/app-secret, generated on the first start.
+        case generated
+        /// The generated secret, once loaded: its file and whether it was created now.
+        case loaded([UInt8], path: String, created: Bool)
+    }
+
+    /// The server's configuration; its apps have their secrets once ``prepareData()`` has run.
+    var configuration: HeraldServerConfiguration
+    var secret: Secret
+    var noAuth: Bool
+    var appID: String
+    var appIDOnlyApps: [String]
+    /// Timers derived because their defaults broke LIM-11 against timers that were set.
+    var derivedTimers: [DerivedTimer]
+
+    /// Creates the data directory, loads or generates the app secret, and sets the configuration's apps.
+    ///
+    /// - Throws: ``Problem`` with status 3 when the directory or the secret file cannot be created or read, 2 when
+    ///   the secret file holds too short a secret.
+    mutating func prepareData() throws(Problem) {
+        let directory = self.configuration.dataDirectory ?? "."
+        do {
+            try CommandLineFiles.createDirectory(path: directory, what: "the data directory")
+        } catch {
+            throw Problem(message: error.description(flag: "--data"), status: ExitCode.environment.rawValue)
+        }
+        if case .generated = self.secret {
+            do {
+                let loaded = try AppSecretFile.loadOrCreate(directory: directory)
+                self.secret = .loaded(loaded.secret, path: loaded.path, created: loaded.created)
+            } catch let error as FileAccessError {
+                throw Problem(message: error.description(flag: "--data"), status: ExitCode.environment.rawValue)
+            } catch {
+                throw Problem(message: "\(error) (--data)", status: ExitCode.environment.rawValue)
+            }
+        }
+        var secrets: [[UInt8]] = []
+        switch self.secret {
+        case .none, .generated: break
+        case .given(let bytes, _): secrets = [bytes]
+        case .loaded(let bytes, let path, _):
+            guard bytes.count >= TokenMinter.minimumSecretLength else {
+                throw Problem(
+                    message: "the app secret in \(path) is \(bytes.count) bytes; it must be at least "
+                        + "\(TokenMinter.minimumSecretLength) (TOK-1); delete the file to generate a new one"
+                )
+            }
+            secrets = [bytes]
+        }
+        self.configuration.engine.apps =
+            [AppCredentials(appID: self.appID, secrets: secrets, allowsTokenlessLogin: self.noAuth)]
+            + self.appIDOnlyApps.map { AppCredentials(appID: $0, secrets: secrets, allowsTokenlessLogin: true) }
+    }
+
+    /// The lines `herald serve` prints about the app secret, which never show the secret itself: where it comes
+    /// from, and a `herald token mint` command that reads it from the same place.
+    func secretAnnouncement(appID: String) -> [String] {
+        let mint = "mint a token with: herald token mint --app-id \(appID)"
+        switch self.secret {
+        case .none, .generated:
+            return []
+        case .loaded(_, let path, let created):
+            return [
+                "app secret of \(appID) \(created ? "generated in" : "read from") \(path)",
+                "\(mint) --app-secret-file \(path) --user alice",
+            ]
+        case .given(let bytes, let source):
+            let origin = "app secret of \(appID) from \(source) (\(bytes.count) bytes)"
+            switch source {
+            case .flag: return [origin, "\(mint) --app-secret … --user alice"]
+            case .file(let path): return [origin, "\(mint) --app-secret-file \(path) --user alice"]
+            case .environment: return [origin, "\(mint) --user alice   (with \(source) set)"]
+            }
+        }
+    }
+}
+
+/// Runs a started server in a `ServiceGroup`, and announces it once the group has installed its signal handlers.
 struct AnnouncingService: Service {
     let server: HeraldServer
-    let announce: @Sendable ([BoundListener]) -> Void
+    let announce: @Sendable () -> Void
 
     func run() async throws {
-        self.announce(try await self.server.start())
+        self.announce()
         try await self.server.run()
     }
 }
@@ -278,27 +493,46 @@ struct LimitOptions: ParsableArguments {
     @Option(help: "Invitations one session may have in progress as caller (default \(defaults.maxActiveInvitations)).")
     var maxActiveInvitations: Int?
 
-    func apply(to limits: inout EngineLimits) {
-        if let value = self.maxPayloadLength { limits.maxPayloadLength = value }
-        if let value = self.maxUserIDBytes { limits.maxUserIDBytes = value }
-        if let value = self.maxChannelIDBytes { limits.maxChannelIDBytes = value }
-        if let value = self.maxMessageBytes { limits.maxMessageBytes = value }
-        if let value = self.maxChannelsJoined { limits.maxChannelsJoined = value }
-        if let value = self.maxMembersListed { limits.maxMembersListed = value }
-        if let value = self.maxMemberEventChannelSize { limits.maxMemberEventChannelSize = value }
-        if let value = self.maxQueryPeers { limits.maxQueryPeers = value }
-        if let value = self.maxSubscriptions { limits.maxSubscriptions = value }
-        if let value = self.maxMemberCountChannels { limits.maxMemberCountChannels = value }
-        if let value = self.maxAttributeKeyBytes { limits.maxAttributeKeyBytes = value }
-        if let value = self.maxAttributeValueBytes { limits.maxAttributeValueBytes = value }
-        if let value = self.maxUserAttributesBytes { limits.maxUserAttributesBytes = value }
-        if let value = self.maxChannelAttributesBytes { limits.maxChannelAttributesBytes = value }
-        if let value = self.maxAttributesCount { limits.maxAttributesCount = value }
-        if let value = self.maxInvitationContentBytes { limits.maxInvitationContentBytes = value }
-        if let value = self.maxOfflineMessages { limits.maxOfflineMessages = value }
-        if let value = self.maxLegacyMemberList { limits.maxLegacyMemberList = value }
-        if let value = self.maxOutboundQueueFrames { limits.maxOutboundQueueFrames = value }
-        if let value = self.maxActiveInvitations { limits.maxActiveInvitations = value }
+    /// Each option with the `EngineLimits` field it sets.
+    private static var fields:
+        [(option: KeyPath<LimitOptions, Int?>, field: WritableKeyPath<EngineLimits, Int>, name: String)]
+    {
+        [
+            (\.maxPayloadLength, \.maxPayloadLength, "maxPayloadLength"),
+            (\.maxUserIDBytes, \.maxUserIDBytes, "maxUserIDBytes"),
+            (\.maxChannelIDBytes, \.maxChannelIDBytes, "maxChannelIDBytes"),
+            (\.maxMessageBytes, \.maxMessageBytes, "maxMessageBytes"),
+            (\.maxChannelsJoined, \.maxChannelsJoined, "maxChannelsJoined"),
+            (\.maxMembersListed, \.maxMembersListed, "maxMembersListed"),
+            (\.maxMemberEventChannelSize, \.maxMemberEventChannelSize, "maxMemberEventChannelSize"),
+            (\.maxQueryPeers, \.maxQueryPeers, "maxQueryPeers"),
+            (\.maxSubscriptions, \.maxSubscriptions, "maxSubscriptions"),
+            (\.maxMemberCountChannels, \.maxMemberCountChannels, "maxMemberCountChannels"),
+            (\.maxAttributeKeyBytes, \.maxAttributeKeyBytes, "maxAttributeKeyBytes"),
+            (\.maxAttributeValueBytes, \.maxAttributeValueBytes, "maxAttributeValueBytes"),
+            (\.maxUserAttributesBytes, \.maxUserAttributesBytes, "maxUserAttributesBytes"),
+            (\.maxChannelAttributesBytes, \.maxChannelAttributesBytes, "maxChannelAttributesBytes"),
+            (\.maxAttributesCount, \.maxAttributesCount, "maxAttributesCount"),
+            (\.maxInvitationContentBytes, \.maxInvitationContentBytes, "maxInvitationContentBytes"),
+            (\.maxOfflineMessages, \.maxOfflineMessages, "maxOfflineMessages"),
+            (\.maxLegacyMemberList, \.maxLegacyMemberList, "maxLegacyMemberList"),
+            (\.maxOutboundQueueFrames, \.maxOutboundQueueFrames, "maxOutboundQueueFrames"),
+            (\.maxActiveInvitations, \.maxActiveInvitations, "maxActiveInvitations"),
+        ]
+    }
+
+    /// Sets the fields whose flags were given.
+    ///
+    /// - Returns: The names of the flags given (`max-user-id-bytes`).
+    func apply(to limits: inout EngineLimits) -> Set<String> {
+        var given: Set<String> = []
+        for (option, field, name) in Self.fields {
+            if let value = self[keyPath: option] {
+                limits[keyPath: field] = value
+                given.insert(EngineSettingFlags.flagName(forField: name))
+            }
+        }
+        return given
     }
 }
 
@@ -306,10 +540,18 @@ struct LimitOptions: ParsableArguments {
 struct TimerOptions: ParsableArguments {
     private static let defaults = EngineTimers()
 
-    @Option(help: "Client silence before it pings (default \(defaults.heartbeatIntervalMs); HS-41).")
+    @Option(
+        help: """
+            Client silence before it pings (default \(defaults.heartbeatIntervalMs), or 1/6 of a shorter \
+            --idle-timeout-ms; HS-41).
+            """
+    )
     var heartbeatIntervalMs: Int64?
     @Option(
-        help: "Silence before a connection is closed, ≥ 2 × heartbeat (default \(defaults.idleTimeoutMs); HS-42)."
+        help: """
+            Silence before a connection is closed, ≥ 2 × heartbeat (default \(defaults.idleTimeoutMs), or more when \
+            the heartbeat or presence-unreachable set needs it; HS-42).
+            """
     )
     var idleTimeoutMs: Int64?
     @Option(help: "Longest login and longest time without a session (default \(defaults.loginTimeoutMs); SES-12).")
@@ -317,7 +559,10 @@ struct TimerOptions: ParsableArguments {
     @Option(help: "Wait for a receiver's DeliveryAck (default \(defaults.peerAckTimeoutMs); PEER-28).")
     var peerAckTimeoutMs: Int64?
     @Option(
-        help: "Silence before a user is unreachable, < idle timeout (default \(defaults.presenceUnreachableMs); §7)."
+        help: """
+            Silence before a user is unreachable, < idle timeout (default \(defaults.presenceUnreachableMs), or 6/5 of \
+            the heartbeat when the idle timeout is shorter; §7).
+            """
     )
     var presenceUnreachableMs: Int64?
     @Option(
@@ -343,7 +588,9 @@ struct TimerOptions: ParsableArguments {
         help: "Empty-channel time before its attributes go (default \(defaults.channelAttributesEmptyTTLMs); §11)."
     )
     var channelAttributesEmptyTTLMs: Int64?
-    @Option(help: "Spacing of member-count updates (default \(defaults.memberCountIntervalMs); §9).")
+    @Option(
+        help: "Spacing of member-count updates (default \(defaults.memberCountIntervalMs), ≤ the large one; §9)."
+    )
     var memberCountIntervalMs: Int64?
     @Option(help: "The same for large channels (default \(defaults.memberCountIntervalLargeMs); §9).")
     var memberCountIntervalLargeMs: Int64?
@@ -352,21 +599,40 @@ struct TimerOptions: ParsableArguments {
     )
     var handshakeTimeoutMs: Int64?
 
-    func apply(to timers: inout EngineTimers) {
-        if let value = self.heartbeatIntervalMs { timers.heartbeatIntervalMs = value }
-        if let value = self.idleTimeoutMs { timers.idleTimeoutMs = value }
-        if let value = self.loginTimeoutMs { timers.loginTimeoutMs = value }
-        if let value = self.peerAckTimeoutMs { timers.peerAckTimeoutMs = value }
-        if let value = self.presenceUnreachableMs { timers.presenceUnreachableMs = value }
-        if let value = self.invitationPeerOfflineMs { timers.invitationPeerOfflineMs = value }
-        if let value = self.invitationNoResponseMs { timers.invitationNoResponseMs = value }
-        if let value = self.invitationExpiryMs { timers.invitationExpiryMs = value }
-        if let value = self.invitationAcceptAckMs { timers.invitationAcceptAckMs = value }
-        if let value = self.tokenWillExpireLeadMs { timers.tokenWillExpireLeadMs = value }
-        if let value = self.offlineRetentionMs { timers.offlineRetentionMs = value }
-        if let value = self.channelAttributesEmptyTTLMs { timers.channelAttributesEmptyTTLMs = value }
-        if let value = self.memberCountIntervalMs { timers.memberCountIntervalMs = value }
-        if let value = self.memberCountIntervalLargeMs { timers.memberCountIntervalLargeMs = value }
-        if let value = self.handshakeTimeoutMs { timers.handshakeTimeoutMs = value }
+    /// Each option with the `EngineTimers` field it sets.
+    private static var fields:
+        [(option: KeyPath<TimerOptions, Int64?>, field: WritableKeyPath<EngineTimers, Int64>, name: String)]
+    {
+        [
+            (\.heartbeatIntervalMs, \.heartbeatIntervalMs, "heartbeatIntervalMs"),
+            (\.idleTimeoutMs, \.idleTimeoutMs, "idleTimeoutMs"),
+            (\.loginTimeoutMs, \.loginTimeoutMs, "loginTimeoutMs"),
+            (\.peerAckTimeoutMs, \.peerAckTimeoutMs, "peerAckTimeoutMs"),
+            (\.presenceUnreachableMs, \.presenceUnreachableMs, "presenceUnreachableMs"),
+            (\.invitationPeerOfflineMs, \.invitationPeerOfflineMs, "invitationPeerOfflineMs"),
+            (\.invitationNoResponseMs, \.invitationNoResponseMs, "invitationNoResponseMs"),
+            (\.invitationExpiryMs, \.invitationExpiryMs, "invitationExpiryMs"),
+            (\.invitationAcceptAckMs, \.invitationAcceptAckMs, "invitationAcceptAckMs"),
+            (\.tokenWillExpireLeadMs, \.tokenWillExpireLeadMs, "tokenWillExpireLeadMs"),
+            (\.offlineRetentionMs, \.offlineRetentionMs, "offlineRetentionMs"),
+            (\.channelAttributesEmptyTTLMs, \.channelAttributesEmptyTTLMs, "channelAttributesEmptyTTLMs"),
+            (\.memberCountIntervalMs, \.memberCountIntervalMs, "memberCountIntervalMs"),
+            (\.memberCountIntervalLargeMs, \.memberCountIntervalLargeMs, "memberCountIntervalLargeMs"),
+            (\.handshakeTimeoutMs, \.handshakeTimeoutMs, "handshakeTimeoutMs"),
+        ]
+    }
+
+    /// Sets the fields whose flags were given.
+    ///
+    /// - Returns: The names of the flags given (`idle-timeout-ms`).
+    func apply(to timers: inout EngineTimers) -> Set<String> {
+        var given: Set<String> = []
+        for (option, field, name) in Self.fields {
+            if let value = self[keyPath: option] {
+                timers[keyPath: field] = value
+                given.insert(EngineSettingFlags.flagName(forField: name))
+            }
+        }
+        return given
     }
 }

@@ -22,7 +22,8 @@ extension Herald.Spec {
             discussion: """
                 Prints the number of requirements per level and per chapter. Problems (duplicate ids, statements \
                 without an RFC 2119 keyword, malformed tags) are printed as file:line and make the exit status 1. \
-                --write regenerates requirements.json; --check exits 1 if it is out of date.
+                --write regenerates requirements.json; --check exits 1 if it is out of date. An unreadable \
+                --spec directory exits 2.
                 """
         )
 
@@ -47,8 +48,8 @@ extension Herald.Spec {
             do {
                 index = try RequirementIndex(specDirectory: directory)
             } catch {
-                Console.error("error: cannot read \(self.spec): \(error.localizedDescription)")
-                throw ExitCode.failure
+                Console.error("error: cannot read \(self.spec) (--spec): \(error.localizedDescription)")
+                throw ExitCode.usage
             }
             self.printSummary(index)
             for diagnostic in index.diagnostics {

@@ -23,7 +23,7 @@ extension Herald.Vectors {
                 Each vector is decoded with its bytes in one read and again one byte at a time; both must give \
                 the expected frames or error, and valid vectors must re-encode to the same bytes. Prints one \
                 line per failure and closes with "N passed, N failed". Exit status: 0 if all passed, 1 if any \
-                failed, 2 if no vector ran.
+                failed, 2 if the directory cannot be read or no vector ran.
                 """
         )
 

@@ -1,6 +1,7 @@
 import Foundation
 import HeraldConformance
 import HeraldEngine
+import HeraldMutants
 import HeraldServer
 import Logging
 import Testing

@@ -7,7 +7,8 @@ import Testing
 
 /// Hand-made run results for the report tests.
 enum ReportFixtures {
-    /// Every verdict, hostile text (control characters, markup, quotes, non-ASCII), and a stale entry.
+    /// Every verdict, hostile text (control characters, markup, quotes, non-ASCII), a case rerun after an error on
+    /// its first attempt, and a stale entry.
     static func run() -> RunResult {
         let transcript = [
             TranscriptEntry(atMs: 0, actor: "alice", direction: .transport, type: "connected", payload: "tcp"),
@@ -112,6 +113,7 @@ enum ReportFixtures {
                 rerunCommand: "herald conform --filter handshake.version.ok",
                 expectedFailureReason: "old bug"
             ),
+            Self.warning(transcript),
         ]
         return RunResult(
             suite: "herald-conformance 0.1.0",
@@ -122,11 +124,43 @@ enum ReportFixtures {
             startedMs: 1_700_000_000_123,
             durationMs: 4321,
             totalCases: 10,
-            selectedCases: 7,
+            selectedCases: 8,
             grantedCapabilities: ["core", "channels"],
             cases: cases,
             staleExpectedFailures: ["presence.* <old>"]
         )
+    }
+
+    /// A SHOULD case that failed without --strict, after an error on its first attempt.
+    static func warning(_ transcript: [TranscriptEntry]) -> CaseResult {
+        var result = CaseResult(
+            id: "presence.subscribe.prompt",
+            title: "Presence changes arrive promptly",
+            chapter: "07-presence",
+            level: "SHOULD",
+            requirements: ["PRES-9"],
+            verdict: .warning,
+            durationMs: 2500,
+            message: "steps[2] expect (alice): no PresenceChanged within 2000 ms\nrequirements: PRES-9",
+            failedStep: 2,
+            transcript: transcript,
+            rerunCommand: "herald conform --filter presence.subscribe.prompt"
+        )
+        result.firstAttempt = FirstAttempt(
+            verdict: .error,
+            message: "alice: could not connect: connection reset by peer\nretrying",
+            durationMs: 31
+        )
+        return result
+    }
+
+    /// A run of the given cases, otherwise like ``run()``, without stale entries.
+    static func run(cases: [CaseResult]) -> RunResult {
+        var run = Self.run()
+        run.cases = cases
+        run.selectedCases = cases.count
+        run.staleExpectedFailures = []
+        return run
     }
 
     /// The requirements the fixture cites, as a requirement index would give them.
@@ -204,12 +238,14 @@ struct JSONReportTests {
     func summary() throws {
         let data = try JSONReport.render(ReportFixtures.run())
         let summary = try #require(try JSONValue(parsing: data)["summary"])
-        for key in ["passed", "failed", "timeout", "error", "notApplicable", "expectedFail", "unexpectedPass"] {
+        for key in [
+            "passed", "failed", "timeout", "error", "notApplicable", "expectedFail", "unexpectedPass", "warning",
+        ] {
             #expect(summary[key] == .int(1), "\(key)")
         }
         #expect(summary["staleExpectedFailures"] == .int(1))
         #expect(summary["runPassed"] == .bool(false))
-        #expect(summary["selected"] == .int(7))
+        #expect(summary["selected"] == .int(8))
         #expect(summary["total"] == .int(10))
     }
 
@@ -247,15 +283,64 @@ struct JSONReportTests {
         )
         let schema = try JSONValue(parsing: Data(contentsOf: schemaURL))
         let properties = try #require(schema["properties"]?.objectValue)
-        let object = try #require(try JSONValue(parsing: try JSONReport.render(ReportFixtures.run())).objectValue)
+        // Every kind of case: the fixture's, a crowd case cut in every way, and (past the budget) listed ones.
+        var run = ReportFixtures.run()
+        var crowd = CrowdRunFixture.run(cases: 40).cases
+        crowd[0].message = String(repeating: "long message\n", count: 500)
+        run.cases += crowd
+        let object = try #require(try JSONValue(parsing: try JSONReport.render(run)).objectValue)
         #expect(Set(properties.keys) == Set(object.keys))
-        let caseProperties = try #require(schema["$defs"]?["caseResult"]?["properties"]?.objectValue)
+        let required = Set((schema["required"]?.arrayValue ?? []).compactMap(\.stringValue))
+        #expect(required == Set(object.keys))
+        let definitions = try #require(schema["$defs"])
+        func keys(_ values: [JSONValue]) -> Set<String> {
+            values.reduce(into: Set<String>()) { $0.formUnion($1.objectValue.map { Array($0.keys) } ?? []) }
+        }
+        func expectExact(_ definition: JSONValue?, _ written: [JSONValue], _ name: String) throws {
+            let described = try #require(definition?["properties"]?.objectValue, "\(name)")
+            #expect(Set(described.keys) == keys(written), "\(name)")
+            let required = Set((definition?["required"]?.arrayValue ?? []).compactMap(\.stringValue))
+            let always = written.reduce(into: keys(written)) { $0.formIntersection($1.objectValue?.keys ?? [:].keys) }
+            #expect(required == always, "\(name): required \(required), always written \(always)")
+        }
         let cases = try #require(object["cases"]?.arrayValue)
-        let written = cases.reduce(into: Set<String>()) { $0.formUnion($1.objectValue.map { Array($0.keys) } ?? []) }
-        #expect(Set(caseProperties.keys) == written)
-        let summaryProperties = try #require(schema["$defs"]?["summary"]?["properties"]?.objectValue)
-        let summaryKeys = try #require(object["summary"]?.objectValue?.keys)
-        #expect(Set(summaryProperties.keys) == Set(summaryKeys))
+        try expectExact(definitions["caseResult"], cases, "caseResult")
+        try expectExact(
+            definitions["caseResult"]?["properties"]?["firstAttempt"],
+            cases.compactMap { $0["firstAttempt"] },
+            "firstAttempt"
+        )
+        let digests = cases.compactMap { $0["transcriptDigest"] }
+        try expectExact(definitions["transcriptDigest"], digests, "transcriptDigest")
+        try expectExact(definitions["fold"], digests.flatMap { $0["folds"]?.arrayValue ?? [] }, "fold")
+        try expectExact(definitions["gap"], digests.flatMap { $0["gaps"]?.arrayValue ?? [] }, "gap")
+        try expectExact(definitions["crowdSummary"], digests.flatMap { $0["crowds"]?.arrayValue ?? [] }, "crowds")
+        try expectExact(definitions["summary"], [object["summary"] ?? .null], "summary")
+        try expectExact(definitions["reportDigest"], [object["reportDigest"] ?? .null], "reportDigest")
+        try expectExact(
+            definitions["transcriptEntry"],
+            cases.flatMap { $0["transcript"]?.arrayValue ?? [] },
+            "transcriptEntry"
+        )
+    }
+
+    @Test("the report writes every key of the run and its cases (it writes the run's fields one by one)")
+    func writesEveryRunField() throws {
+        let run = ReportFixtures.run()
+        let encoder = JSONEncoder()
+        let plain = try #require(try JSONValue(parsing: try encoder.encode(run)).objectValue)
+        let report = try #require(try JSONValue(parsing: try JSONReport.render(run)).objectValue)
+        #expect(Set(plain.keys).isSubset(of: Set(report.keys)), "\(Set(plain.keys).subtracting(report.keys))")
+        for (key, value) in plain where key != "cases" {
+            #expect(report[key] == value, "\(key)")
+        }
+        let plainCases = plain["cases"]?.arrayValue ?? []
+        let reportCases = report["cases"]?.arrayValue ?? []
+        #expect(plainCases.count == reportCases.count)
+        for (plainCase, reportCase) in zip(plainCases, reportCases) {
+            // Nothing of the fixture is long enough to be cut: the cases are written as they are.
+            #expect(plainCase == reportCase)
+        }
     }
 }
 
@@ -481,6 +566,21 @@ struct JUnitReportTests {
         #expect(xml.contains("time=\"1.234\""))
         #expect(xml.contains("time=\"10.000\""))
         #expect(xml.contains("timestamp=\"2023-11-14T22:13:20\""))
+        // A warning is a passing test case with a note; the first attempt is a property and a note.
+        #expect(xml.contains(#"<testsuite name="07-presence" tests="1" failures="0" errors="0" skipped="0""#))
+        #expect(xml.contains(#"<property name="verdict" value="warning"/>"#))
+        #expect(
+            xml.contains(
+                #"<property name="first-attempt" value="error (31 ms): alice: could not connect: connection reset by peer"/>"#
+            )
+        )
+        #expect(
+            xml.contains(
+                "<system-out>WARNING: a SHOULD case that did not pass; it does not fail the run without --strict\n"
+                    + "ERROR on the first attempt while other cases ran: alice: could not connect: connection reset by "
+                    + "peer; rerun alone: WARN\nstep 2: steps[2] expect (alice): no PresenceChanged within 2000 ms"
+            )
+        )
     }
 
     @Test("escapes markup and writes characters XML cannot carry as \\u{XXXX}")
@@ -536,11 +636,23 @@ struct HTMLReportTests {
         #expect(html.contains("4.32 s"))
         #expect(html.contains("FAILED"))
         #expect(html.contains("presence.* &lt;old&gt;"))
-        #expect(html.contains("table class=\"transcript\""))
+        #expect(html.contains("pre class=\"transcript\""))
         #expect(html.contains("JoinChannelRequest"))
         #expect(html.contains("herald conform --filter &#39;channels.join.member-joined&#39;"))
         #expect(html.contains("When a session joins a channel, the server MUST send"))
         #expect(html.contains("Step 3: Message"))
+        #expect(html.contains("<span class=\"badge warning\">WARN</span>"))
+        #expect(
+            html.contains(
+                "ERROR on the first attempt while other cases ran: alice: could not connect: connection reset by peer; "
+                    + "rerun alone: WARN"
+            )
+        )
+        #expect(
+            html.contains("<p class=\"closing\" id=\"closing\">\(HTMLReport.escape(ConsoleReporter.closingLine(run)))")
+        )
+        #expect(html.contains("<h2>Failing cases (4)</h2>"))
+        #expect(html.contains("<h2>Warnings (1)</h2>"))
     }
 
     @Test("coverage section: per chapter and level, covered, waived and uncovered")
@@ -574,7 +686,7 @@ struct ConsoleReporterTests {
         #expect(
             ConsoleReporter.closingLine(ReportFixtures.run())
                 == "1 passed, 1 failed, 1 expected-fail, 1 unexpected-pass, 1 not-applicable, 1 timeout, 1 error, "
-                + "1 stale expected-failure entry in 4.32 s"
+                + "1 warning, 1 stale expected-failure entry in 4.32 s"
         )
         var clean = ReportFixtures.run()
         clean.cases = [clean.cases[0]]
@@ -582,8 +694,8 @@ struct ConsoleReporterTests {
         clean.durationMs = 999
         #expect(
             ConsoleReporter.closingLine(clean)
-                == "1 passed, 0 failed, 0 expected-fail, 0 unexpected-pass, 0 not-applicable, 0 timeout, 0 error "
-                + "in 0.99 s"
+                == "1 passed, 0 failed, 0 expected-fail, 0 unexpected-pass, 0 not-applicable, 0 timeout, 0 error, "
+                + "0 warning in 0.99 s"
         )
     }
 
@@ -596,7 +708,7 @@ struct ConsoleReporterTests {
             write: { sink.write($0) }
         )
         let run = ReportFixtures.run()
-        reporter.begin(suite: run.suite, specVersion: run.specVersion, target: run.target, selected: 7, total: 10)
+        reporter.begin(suite: run.suite, specVersion: run.specVersion, target: run.target, selected: 8, total: 10)
         for result in run.cases { reporter.caseFinished(result) }
         reporter.finish(run)
         let text = sink.contents
@@ -605,7 +717,25 @@ struct ConsoleReporterTests {
         #expect(lines.contains("FAIL channels.join.member-joined (1.23 s)"))
         #expect(lines.contains("TIMEOUT channels.leave.timeout (10.00 s)"))
         #expect(lines.contains("N/A handshake.caps.legacy (1 ms)"))
-        #expect(lines.contains("cases: 7 selected of 10"))
+        #expect(lines.contains("cases: 8 selected of 10"))
+        #expect(
+            lines.contains("WARN presence.subscribe.prompt (2.50 s) — rerun alone after ERROR on the first attempt")
+        )
+        #expect(lines.contains("Rerun alone after an error (1):"))
+        #expect(
+            lines.contains(
+                "  presence.subscribe.prompt: ERROR on the first attempt while other cases ran: alice: could not "
+                    + "connect: connection reset by peer; rerun alone: WARN"
+            )
+        )
+        #expect(lines.contains("Warnings (1):"))
+        #expect(lines.contains("WARN presence.subscribe.prompt: Presence changes arrive promptly"))
+        #expect(
+            lines.contains(
+                "  WARN     presence.subscribe.prompt: steps[2] expect (alice): no PresenceChanged within 2000 ms"
+            )
+        )
+        #expect(lines.contains("  FAIL     channels.join.member-joined: expected MemberJoined"))
         #expect(text.contains("herald-conformance 0.1.0 (Herald Spec v1.0)"))
         #expect(text.contains("CHAN-14 (MUST): When a session joins a channel"))
         #expect(text.contains("step 3: expected MemberJoined"))
@@ -625,12 +755,13 @@ struct ConsoleReporterTests {
         let sink = Sink()
         let reporter = ConsoleReporter(isTerminal: true, write: { sink.write($0) })
         let run = ReportFixtures.run()
-        reporter.begin(suite: run.suite, specVersion: run.specVersion, target: run.target, selected: 7, total: 10)
+        reporter.begin(suite: run.suite, specVersion: run.specVersion, target: run.target, selected: 8, total: 10)
         for result in run.cases { reporter.caseFinished(result) }
         reporter.finish(run)
         let text = sink.contents
         #expect(text.contains("[####"))
-        #expect(text.contains("7/7"))
+        #expect(text.contains("8/8"))
+        #expect(text.contains("\r\u{1B}[2KWARN presence.subscribe.prompt"))
         #expect(text.contains("\r\u{1B}[2KFAIL channels.join.member-joined"))
         #expect(!text.contains("PASS channels.join.ok"))
         #expect(text.hasSuffix(ConsoleReporter.closingLine(run) + "\n"))

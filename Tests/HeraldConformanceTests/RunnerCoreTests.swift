@@ -18,11 +18,13 @@ enum RunnerFixtures {
         capabilities: Set<Capability>? = nil
     ) -> HeraldServerConfiguration {
         var engine = EngineConfiguration(apps: [AppCredentials(appID: appID, secrets: [secret])])
-        engine.timers.heartbeatIntervalMs = 500
-        engine.timers.idleTimeoutMs = 1500
-        engine.timers.presenceUnreachableMs = 1000
-        engine.timers.loginTimeoutMs = 3000
-        engine.timers.handshakeTimeoutMs = 500
+        // Short enough that the timeout cases finish in seconds, long enough that a test process sharing 2 busy
+        // cores with the other suites still sends its Hello and heartbeats in time.
+        engine.timers.heartbeatIntervalMs = 1000
+        engine.timers.idleTimeoutMs = 3000
+        engine.timers.presenceUnreachableMs = 2000
+        engine.timers.loginTimeoutMs = 4000
+        engine.timers.handshakeTimeoutMs = 2000
         engine.timers.peerAckTimeoutMs = 2000
         if let capabilities { engine.offeredCapabilities = capabilities }
         var configuration = HeraldServerConfiguration(engine: engine)
@@ -159,7 +161,7 @@ struct RunnerCoreTests {
             #"""
             {"id": "handshake.wrong", "title": "deliberately wrong", "requirements": ["HS-40"], "level": "MUST",
              "actors": ["alice"], "steps": [
-               {"connect": {"actor": "alice"}},
+               {"connect": {"actor": "alice", "heartbeat": false}},
                {"send": {"actor": "alice", "type": "Ping", "payload": {"clientTimeMs": "5"}, "as": "ping"}},
                {"expect": {"actor": "alice", "response": "ping", "payload": {"clientTimeMs": "6"}}}
             ]}
@@ -342,7 +344,7 @@ struct RunnerCoreTests {
             #expect(result.failedStep == 1)
             #expect(
                 result.message.hasPrefix(
-                    "the case did not finish within its budget of 2.0 seconds (steps[1] waitTimer was running)"
+                    "the case did not finish within its budget of 2 s: 2 s base; steps[1] waitTimer was running"
                 ),
                 "\(result.message)"
             )

@@ -12,6 +12,8 @@ final class HeraldProcess: Sendable {
     let lines = AsyncQueue<String>()
     private let exits = AsyncQueue<Int32>()
     private let partial = Mutex<[UInt8]>([])
+    /// The file that receives the process's standard error.
+    private let errorPath: String
 
     /// The `herald` executable, built next to the test binary.
     static func executablePath() throws -> String {
@@ -33,18 +35,27 @@ final class HeraldProcess: Sendable {
         throw TestFailure("no herald executable next to the test binary (looked in \(candidates.map(\.path)))")
     }
 
-    /// Starts `herald` with `arguments`.
-    init(_ arguments: [String]) throws {
+    /// Starts `herald` with `arguments`, and `environment` added to the test's environment (a `nil` value removes
+    /// a variable).
+    init(_ arguments: [String], environment: [String: String?] = [:]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.executablePath())
         process.arguments = arguments
+        process.environment = Self.environment(adding: environment)
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        self.errorPath =
+            FileManager.default.temporaryDirectory.appendingPathComponent(
+                "herald-tests-stderr-\(UUID().uuidString)"
+            ).path
+        _ = FileManager.default.createFile(atPath: self.errorPath, contents: nil)
+        let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: self.errorPath))
+        process.standardError = errors
         self.process = process
         let exits = self.exits
         process.terminationHandler = { exits.push($0.terminationStatus) }
         try process.run()
+        try errors.close()
         // A thread of its own reads the pipe with blocking reads until end of file.
         let reader = output.fileHandleForReading
         Thread {
@@ -84,6 +95,26 @@ final class HeraldProcess: Sendable {
         return try ListenAddress(parsing: String(line.dropFirst("herald: listening tcp ".count)))
     }
 
+    /// Everything the process has written to standard error so far.
+    var standardError: String {
+        String(decoding: FileManager.default.contents(atPath: self.errorPath) ?? Data(), as: UTF8.self)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: self.errorPath)
+    }
+
+    /// The test's environment with `changes` applied (a `nil` value removes the variable). `HERALD_APP_SECRET` is
+    /// always removed unless set here, so a developer's own setting does not change the tests.
+    static func environment(adding changes: [String: String?]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["HERALD_APP_SECRET"] = nil
+        for (name, value) in changes {
+            environment[name] = value
+        }
+        return environment
+    }
+
     /// Sends `signal` to the process.
     func send(_ signal: Int32) {
         kill(self.process.processIdentifier, signal)
@@ -98,21 +129,28 @@ final class HeraldProcess: Sendable {
         return status
     }
 
-    /// Runs `herald` to completion and returns its status and standard output.
+    /// Runs `herald` to completion and returns its status, standard output and standard error.
     ///
-    /// The output goes to a file, not a pipe: a pipe's end of file can be delayed by a `herald serve` of another
+    /// The output goes to files, not pipes: a pipe's end of file can be delayed by a `herald serve` of another
     /// test that inherited the pipe's write end.
-    static func run(_ arguments: [String]) async throws -> (status: Int32, output: [String]) {
+    static func run(
+        _ arguments: [String],
+        environment: [String: String?] = [:]
+    ) async throws -> (status: Int32, output: [String], errors: String) {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/stdout"
+        let errorPath = directory + "/stderr"
         _ = FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.executablePath())
         process.arguments = arguments
+        process.environment = Self.environment(adding: environment)
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors
         let exits = AsyncQueue<Int32>()
         process.terminationHandler = { exits.push($0.terminationStatus) }
         try process.run()
@@ -121,8 +159,10 @@ final class HeraldProcess: Sendable {
             throw TestFailure("herald \(arguments.joined(separator: " ")) did not exit")
         }
         try output.close()
+        try errors.close()
         let text = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
-        return (status, text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+        let errorText = String(decoding: FileManager.default.contents(atPath: errorPath) ?? Data(), as: UTF8.self)
+        return (status, text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init), errorText)
     }
 }
 
@@ -199,6 +239,13 @@ struct ServeCommandTests {
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         first.send(SIGTERM)
         #expect(try await first.exitStatus() == 0)
+
+        // The secret is never printed; the hint reads it from its file.
+        let secret = String(decoding: try #require(FileManager.default.contents(atPath: secretPath)), as: UTF8.self)
+            .trimmingCharacters(in: .newlines)
+        #expect(secret.utf8.count == 64)
+        #expect(!firstHint.contains(secret))
+        #expect(firstHint.hasSuffix("--app-secret-file \(secretPath) --user alice"), "\(firstHint)")
 
         let second = try HeraldProcess(arguments)
         let address = try await second.tcpAddress()
@@ -288,7 +335,7 @@ struct ServeCommandTests {
 
     @Test("herald serve --help names one flag per limit and timer")
     func helpListsEverySetting() async throws {
-        let (status, output) = try await HeraldProcess.run(["serve", "--help"])
+        let (status, output, _) = try await HeraldProcess.run(["serve", "--help"])
         #expect(status == 0)
         let help = output.joined(separator: "\n")
         for flag in EngineSettingFlags.limitFlags + EngineSettingFlags.timerFlags {
@@ -303,16 +350,316 @@ struct ServeCommandTests {
         }
     }
 
-    @Test("An invalid configuration exits with status 2")
+    @Test("An invalid configuration exits with status 2 and names the flag to change")
     func invalidConfiguration() async throws {
         let data = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
         let common = ["serve", "--tcp", "127.0.0.1:0", "--no-ws", "--data", data]
-        #expect(try await HeraldProcess.run(common + ["--no-auth", "--max-payload-length", "100"]).status == 2)
-        #expect(try await HeraldProcess.run(common + ["--app-secret", "too-short"]).status == 2)
-        #expect(try await HeraldProcess.run(common + ["--no-auth", "--idle-timeout-ms", "1000"]).status == 2)
-        #expect(try await HeraldProcess.run(common + ["--no-auth", "--rate-limit", "messages=0/10"]).status == 2)
-        #expect(try await HeraldProcess.run(common + ["--no-auth", "--tcp", "127.0.0.1"]).status == 2)
+        let cases: [(arguments: [String], flags: [String])] = [
+            (["--no-auth", "--max-payload-length", "100"], ["--max-payload-length (100)"]),
+            (["--app-secret", "too-short"], ["--app-secret"]),
+            (
+                ["--no-auth", "--idle-timeout-ms", "1000", "--heartbeat-interval-ms", "5000"],
+                ["--idle-timeout-ms (1000)", "--heartbeat-interval-ms (5000)"]
+            ),
+            (
+                [
+                    "--no-auth", "--heartbeat-interval-ms", "500", "--idle-timeout-ms", "2000",
+                    "--presence-unreachable-ms",
+                    "3000",
+                ],
+                ["--presence-unreachable-ms (3000)", "--idle-timeout-ms (2000)", "LIM-11"]
+            ),
+            (
+                ["--no-auth", "--member-count-interval-ms", "900", "--member-count-interval-large-ms", "800"],
+                ["--member-count-interval-ms (900)", "--member-count-interval-large-ms (800)"]
+            ),
+            (["--no-auth", "--login-timeout-ms", "0"], ["--login-timeout-ms"]),
+            (["--no-auth", "--max-channels-joined", "0"], ["--max-channels-joined"]),
+            (["--no-auth", "--rate-limit", "messages=0/10"], ["--rate-limit"]),
+            (["--no-auth", "--no-rate-limit", "nothing"], ["--no-rate-limit"]),
+            (["--no-auth", "--tcp", "127.0.0.1"], ["--tcp"]),
+            (["--no-auth", "--no-tcp"], ["--no-tcp", "--no-ws"]),
+            (["--no-auth", "--wss", "127.0.0.1:0"], ["--wss", "--tls-cert"]),
+            (["--no-auth", "--ws-path", "herald"], ["--ws-path"]),
+            (["--app-id", ""], ["--app-id"]),
+            (["--no-auth", "--app-id-only-app", "herald-dev"], ["--app-id-only-app"]),
+            (["--app-secret-file", data + "/missing"], ["--app-secret-file", "no such file or directory"]),
+            (["--no-auth", "--tls-cert", data + "/missing.pem", "--tls-key", data + "/missing.key"], ["--tls-cert"]),
+            (["--log-level", "loud"], ["--log-level"]),
+            (["--no-such-flag"], ["--no-such-flag"]),
+        ]
+        for (arguments, flags) in cases {
+            let run = try await HeraldProcess.run(common + arguments)
+            #expect(run.status == 2, "\(arguments): \(run.errors)")
+            for flag in flags {
+                #expect(run.errors.contains(flag), "\(arguments): \(run.errors)")
+            }
+        }
+        // The LIM-11 message in full.
+        let lim11 = try await HeraldProcess.run(
+            common + ["--no-auth", "--idle-timeout-ms", "2000", "--presence-unreachable-ms", "2000"]
+        )
+        #expect(
+            lim11.errors.hasPrefix(
+                "error: --presence-unreachable-ms (2000) must be shorter than --idle-timeout-ms (2000) (LIM-11); "
+                    + "lower --presence-unreachable-ms or raise --idle-timeout-ms"
+            ),
+            "\(lim11.errors)"
+        )
+    }
+
+    @Test("The README's short-timer command runs: an unset dependent timer is derived (LIM-11), and advertised")
+    func derivedTimers() async throws {
+        let data = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let server = try HeraldProcess([
+            "serve", "--no-auth", "--tcp", "127.0.0.1:0", "--no-ws", "--heartbeat-interval-ms", "500",
+            "--idle-timeout-ms", "2000", "--data", data,
+        ])
+        let derived = try await server.line(startingWith: "herald: derived ")
+        #expect(derived.hasPrefix("herald: derived --presence-unreachable-ms 600 "), "\(derived)")
+        let address = try await server.tcpAddress()
+        let client = try await TestClient.connectStream(host: address.host, port: address.port)
+        let welcome = try await client.hello()
+        #expect(welcome.timers.heartbeatIntervalMs == 500)
+        #expect(welcome.timers.idleTimeoutMs == 2000)
+        #expect(welcome.timers.presenceUnreachableMs == 600)
+        await client.close()
+        server.send(SIGTERM)
+        #expect(try await server.exitStatus() == 0)
+    }
+
+    @Test("Every limit and timer flag reaches Welcome as given")
+    func everySettingFlagIsApplied() async throws {
+        let limits: [String: WritableKeyPath<Herald_V1_ServerLimits, UInt32>] = [
+            "max-payload-length": \.maxPayloadLength, "max-user-id-bytes": \.maxUserIDBytes,
+            "max-channel-id-bytes": \.maxChannelIDBytes, "max-message-bytes": \.maxMessageBytes,
+            "max-channels-joined": \.maxChannelsJoined, "max-members-listed": \.maxMembersListed,
+            "max-member-event-channel-size": \.maxMemberEventChannelSize, "max-query-peers": \.maxQueryPeers,
+            "max-subscriptions": \.maxSubscriptions, "max-member-count-channels": \.maxMemberCountChannels,
+            "max-attribute-key-bytes": \.maxAttributeKeyBytes, "max-attribute-value-bytes": \.maxAttributeValueBytes,
+            "max-user-attributes-bytes": \.maxUserAttributesBytes,
+            "max-channel-attributes-bytes": \.maxChannelAttributesBytes,
+            "max-attributes-count": \.maxAttributesCount,
+            "max-invitation-content-bytes": \.maxInvitationContentBytes,
+            "max-offline-messages": \.maxOfflineMessages, "max-legacy-member-list": \.maxLegacyMemberList,
+            "max-outbound-queue-frames": \.maxOutboundQueueFrames, "max-active-invitations": \.maxActiveInvitations,
+        ]
+        // Values that satisfy LIM-11, so nothing is derived.
+        let timers: [String: (WritableKeyPath<Herald_V1_ServerTimers, UInt32>, UInt32)] = [
+            "heartbeat-interval-ms": (\.heartbeatIntervalMs, 1001), "idle-timeout-ms": (\.idleTimeoutMs, 20_002),
+            "login-timeout-ms": (\.loginTimeoutMs, 10_003), "peer-ack-timeout-ms": (\.peerAckTimeoutMs, 10_004),
+            "presence-unreachable-ms": (\.presenceUnreachableMs, 3005),
+            "invitation-peer-offline-ms": (\.invitationPeerOfflineMs, 10_006),
+            "invitation-no-response-ms": (\.invitationNoResponseMs, 10_007),
+            "invitation-expiry-ms": (\.invitationExpiryMs, 10_008),
+            "invitation-accept-ack-ms": (\.invitationAcceptAckMs, 10_009),
+            "token-will-expire-lead-ms": (\.tokenWillExpireLeadMs, 10_010),
+            "channel-attributes-empty-ttl-ms": (\.channelAttributesEmptyTtlMs, 10_011),
+            "member-count-interval-ms": (\.memberCountIntervalMs, 412),
+            "member-count-interval-large-ms": (\.memberCountIntervalLargeMs, 1513),
+            "handshake-timeout-ms": (\.handshakeTimeoutMs, 10_014),
+        ]
+        #expect(Set(limits.keys) == Set(EngineSettingFlags.limitFlags))
+        #expect(Set(timers.keys).union(["offline-retention-ms"]) == Set(EngineSettingFlags.timerFlags))
+
+        let data = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        var arguments = ["serve", "--no-auth", "--tcp", "127.0.0.1:0", "--no-ws", "--data", data]
+        var expectedLimits = Herald_V1_ServerLimits()
+        for (index, (flag, field)) in limits.sorted(by: { $0.key < $1.key }).enumerated() {
+            let value = UInt32(70_000 + index)
+            arguments += ["--\(flag)", String(value)]
+            expectedLimits[keyPath: field] = value
+        }
+        var expectedTimers = Herald_V1_ServerTimers()
+        for (flag, (field, value)) in timers {
+            arguments += ["--\(flag)", String(value)]
+            expectedTimers[keyPath: field] = value
+        }
+        arguments += ["--offline-retention-ms", "86400015"]
+        expectedTimers.offlineRetentionMs = 86_400_015
+
+        let server = try HeraldProcess(arguments)
+        let address = try await server.tcpAddress()
+        let client = try await TestClient.connectStream(host: address.host, port: address.port)
+        let welcome = try await client.hello()
+        #expect(welcome.limits == expectedLimits)
+        #expect(welcome.timers == expectedTimers)
+        await client.close()
+        server.send(SIGTERM)
+        #expect(try await server.exitStatus() == 0)
+    }
+
+    @Test("A listener that cannot be opened names the listener, the address and the flag, and exits with status 3")
+    func bindFailure() async throws {
+        let data = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let first = try HeraldProcess(["serve", "--no-auth", "--tcp", "127.0.0.1:0", "--no-ws", "--data", data])
+        let taken = try await first.tcpAddress()
+
+        let webSocket = try await HeraldProcess.run([
+            "serve", "--no-auth", "--no-tcp", "--ws", taken.description, "--data", data,
+        ])
+        #expect(webSocket.status == 3)
+        #expect(
+            webSocket.errors.hasPrefix(
+                "error: cannot listen for WebSocket on \(taken) (--ws): address already in use"
+            ),
+            "\(webSocket.errors)"
+        )
+        let tcp = try await HeraldProcess.run([
+            "serve", "--no-auth", "--tcp", taken.description, "--no-ws", "--data", data,
+        ])
+        #expect(tcp.status == 3)
+        #expect(
+            tcp.errors.hasPrefix("error: cannot listen for TCP on \(taken) (--tcp): address already in use"),
+            "\(tcp.errors)"
+        )
+        #expect(!tcp.errors.contains("errno"))
+        first.send(SIGTERM)
+        #expect(try await first.exitStatus() == 0)
+    }
+
+    @Test("A data directory that cannot be created is named with the reason, and exits with status 3")
+    func unusableDataDirectory() async throws {
+        let scratch = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let file = scratch + "/a-file"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
+        let run = try await HeraldProcess.run([
+            "serve", "--no-auth", "--tcp", "127.0.0.1:0", "--no-ws", "--data", file + "/data",
+        ])
+        #expect(run.status == 3)
+        #expect(
+            run.errors.hasPrefix(
+                "error: cannot create the data directory \(file)/data (--data): \(file) is not a directory"
+            ),
+            "\(run.errors)"
+        )
+        #expect(!run.errors.contains("NSCocoaErrorDomain"))
+    }
+
+    @Test("The app secret comes from HERALD_APP_SECRET, is used, and is never printed")
+    func secretFromEnvironment() async throws {
+        let data = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let secret = "herald-serve-tests-environment-secret-0123456789"
+        let server = try HeraldProcess(
+            ["serve", "--tcp", "127.0.0.1:0", "--no-ws", "--data", data],
+            environment: ["HERALD_APP_SECRET": secret]
+        )
+        let address = try await server.tcpAddress()
+        let origin = try await server.line(startingWith: "herald: app secret of herald-dev")
+        #expect(origin == "herald: app secret of herald-dev from HERALD_APP_SECRET (\(secret.utf8.count) bytes)")
+        let hint = try await server.line(startingWith: "herald: mint a token with:")
+        #expect(!hint.contains(secret) && !origin.contains(secret))
+        // No secret was generated: the variable's secret is the one in use.
+        #expect(!FileManager.default.fileExists(atPath: data + "/" + AppSecretFile.fileName))
+
+        let minted = try await HeraldProcess.run(
+            ["token", "mint", "--user", "alice", "--ttl", "60"],
+            environment: ["HERALD_APP_SECRET": secret]
+        )
+        #expect(minted.status == 0, "\(minted.errors)")
+        let token = try #require(minted.output.first)
+        let other = try await TokenMinter.mint(
+            appID: "herald-dev",
+            userID: "bob",
+            secret: Array("another-secret-of-at-least-thirty-two-bytes".utf8),
+            issuedAt: Int64(Date().timeIntervalSince1970),
+            lifetimeSeconds: 60
+        )
+        let client = try await TestClient.connectStream(host: address.host, port: address.port)
+        try await client.hello()
+        #expect(try await client.login("alice", appID: "herald-dev", token: token).result == .ok)
+        let wrong = try await TestClient.connectStream(host: address.host, port: address.port)
+        try await wrong.hello()
+        #expect(try await wrong.login("bob", appID: "herald-dev", token: other).result == .invalidToken)
+        await client.close()
+        await wrong.close()
+        server.send(SIGTERM)
+        #expect(try await server.exitStatus() == 0)
+        #expect(!server.standardError.contains(secret))
+
+        // A flag wins over the variable; an empty variable is an error that names it.
+        let empty = try await HeraldProcess.run(
+            ["serve", "--tcp", "127.0.0.1:0", "--no-ws", "--data", data],
+            environment: ["HERALD_APP_SECRET": ""]
+        )
+        #expect(empty.status == 2)
+        #expect(empty.errors.hasPrefix("error: HERALD_APP_SECRET is set but empty"), "\(empty.errors)")
+        let short = try await HeraldProcess.run(
+            ["serve", "--tcp", "127.0.0.1:0", "--no-ws", "--data", data],
+            environment: ["HERALD_APP_SECRET": "short"]
+        )
+        #expect(short.status == 2)
+        #expect(short.errors.contains("HERALD_APP_SECRET is 5 bytes; it must be at least 32 (TOK-1)"))
+    }
+
+    @Test("A secret given with --app-secret is not printed either")
+    func secretFromFlagIsMasked() async throws {
+        let data = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let secret = "herald-serve-tests-flag-secret-0123456789abcdef"
+        let server = try HeraldProcess([
+            "serve", "--tcp", "127.0.0.1:0", "--no-ws", "--data", data, "--app-secret", secret,
+        ])
+        _ = try await server.tcpAddress()
+        let origin = try await server.line(startingWith: "herald: app secret of herald-dev")
+        let hint = try await server.line(startingWith: "herald: mint a token with:")
+        #expect(origin == "herald: app secret of herald-dev from --app-secret (\(secret.utf8.count) bytes)")
+        #expect(hint == "herald: mint a token with: herald token mint --app-id herald-dev --app-secret … --user alice")
+        server.send(SIGTERM)
+        #expect(try await server.exitStatus() == 0)
+    }
+
+    @Test("herald token mint refuses user ids the server would refuse (Spec/05-session.md §5.2) with status 2")
+    func tokenMintValidatesUserIDs() async throws {
+        let secret = ["--app-secret", "herald-serve-tests-token-secret-0123456789"]
+        let invalid: [(user: String, problem: String)] = [
+            ("bad/user", "the character '/' is not allowed"),
+            ("null", "it is the reserved string \"null\""),
+            ("", "it is empty"),
+            (String(repeating: "a", count: 65), "it is 65 bytes, longer than 64"),
+            ("caf\u{E9}", "the character 'é' (U+E9) is not allowed"),
+            ("tab\there", "the character U+9 is not allowed"),
+        ]
+        for (user, problem) in invalid {
+            let run = try await HeraldProcess.run(["token", "mint", "--user", user] + secret)
+            #expect(run.status == 2, "\(user): \(run.errors)")
+            #expect(run.output.joined().isEmpty, "\(user): a token was printed")
+            #expect(run.errors.hasPrefix("error: --user '"), "\(user): \(run.errors)")
+            #expect(run.errors.contains("is not a valid user id: \(problem);"), "\(user): \(run.errors)")
+            #expect(run.errors.contains("(Spec/05-session.md §5.2)"), "\(user): \(run.errors)")
+            #expect(run.errors.contains("! # $ % & ( ) + - : ; < = . > ? @ [ ] ^ _ { } | ~ ,"), "\(run.errors)")
+        }
+        // Space and ! are in the user id character set: this id is valid, and so is a long one the server allows.
+        let valid = try await HeraldProcess.run(["token", "mint", "--user", "good user!"] + secret)
+        #expect(valid.status == 0, "\(valid.errors)")
+        #expect(valid.output.first?.split(separator: ".").count == 3)
+        let long = try await HeraldProcess.run(
+            ["token", "mint", "--user", String(repeating: "a", count: 65), "--max-user-id-bytes", "128"] + secret
+        )
+        #expect(long.status == 0, "\(long.errors)")
+
+        let emptyApp = try await HeraldProcess.run(["token", "mint", "--user", "alice", "--app-id", ""] + secret)
+        #expect(emptyApp.status == 2)
+        #expect(emptyApp.errors.contains("--app-id must not be empty"), "\(emptyApp.errors)")
+        let noSecret = try await HeraldProcess.run(["token", "mint", "--user", "alice"])
+        #expect(noSecret.status == 2)
+        #expect(noSecret.errors.contains("HERALD_APP_SECRET"), "\(noSecret.errors)")
+        let missingFile = try await HeraldProcess.run([
+            "token", "mint", "--user", "alice", "--app-secret-file", "/nonexistent/herald-secret",
+        ])
+        #expect(missingFile.status == 2)
+        #expect(
+            missingFile.errors.hasPrefix(
+                "error: cannot read the app secret file /nonexistent/herald-secret (--app-secret-file): no such file"
+            ),
+            "\(missingFile.errors)"
+        )
     }
 }
 

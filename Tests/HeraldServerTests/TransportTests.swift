@@ -47,9 +47,10 @@ struct TransportTests {
     @Test("WebSocket pings are answered and do not count as activity (HS-43)")
     func webSocketPingsAreNotActivity() async throws {
         let configuration = testConfiguration {
-            $0.engine.timers.heartbeatIntervalMs = 200
-            $0.engine.timers.presenceUnreachableMs = 300
-            $0.engine.timers.idleTimeoutMs = 400
+            // Short, but long enough for a first ping round trip while other suites load both cores.
+            $0.engine.timers.heartbeatIntervalMs = 1000
+            $0.engine.timers.presenceUnreachableMs = 1500
+            $0.engine.timers.idleTimeoutMs = 2000
         }
         try await withTestServer(configuration) { _, listeners in
             let client = try await listeners.connect(.ws)

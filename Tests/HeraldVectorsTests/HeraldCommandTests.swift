@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HeraldMessages
+import HeraldSpec
 import HeraldVectors
 import HeraldWire
 import SwiftProtobuf
@@ -13,7 +14,50 @@ import Testing
 
     @Test func rootCommandIsNamedHeraldWithAVersion() {
         #expect(Herald.configuration.commandName == "herald")
-        #expect(Herald.configuration.version == "0.1.0")
+        #expect(Herald.configuration.version == HeraldVersion.tool)
+    }
+
+    // MARK: - Version and exit statuses
+
+    @Test func versionIsSemanticAndTheNewestChangelogEntry() throws {
+        let parts = HeraldVersion.tool.split(separator: ".")
+        #expect(parts.count == 3 && parts.allSatisfy { UInt($0) != nil }, "\(HeraldVersion.tool)")
+        #expect(HeraldVersion.spec == RequirementIndex.specVersion)
+        #expect(HeraldVersion.protocolVersion == String(HeraldFrameHeader.currentVersion))
+        let changelog = try String(contentsOf: Project.root.appendingPathComponent("CHANGELOG.md"), encoding: .utf8)
+        let entries = changelog.split(separator: "\n").filter { $0.hasPrefix("## [") }.map {
+            $0.dropFirst("## [".count).prefix { $0 != "]" }
+        }.filter { $0.lowercased() != "unreleased" }
+        #expect(entries.first.map(String.init) == HeraldVersion.tool, "CHANGELOG.md entries: \(entries)")
+    }
+
+    @Test func versionFlagPrintsTheToolVersion() async throws {
+        let output = try await HeraldProcess.run(["--version"])
+        #expect(output.status == 0)
+        #expect(output.standardOutput == HeraldVersion.tool + "\n")
+    }
+
+    @Test func helpDocumentsTheExitStatuses() async throws {
+        let output = try await HeraldProcess.run(["--help"])
+        #expect(output.status == 0)
+        let help = output.standardOutput
+        #expect(help.contains("Exit status, the same for every subcommand"), "\(help)")
+        for status in [
+            "0  done", "1  the thing checked failed", "2  usage or configuration error", "3  the environment",
+        ] {
+            #expect(help.contains(status), "no '\(status)' in herald --help")
+        }
+    }
+
+    @Test(arguments: [
+        ["decode", "--no-such-flag"], ["encode", "--max-payload-length", "-1"], ["vectors", "verify", "--bogus"],
+        ["serve", "--log-level", "loud"], ["token", "mint"], ["spec", "requirements", "--write", "--check"],
+        ["no-such-command"],
+    ])
+    func commandLineErrorsExitTwoInEverySubcommand(_ arguments: [String]) async throws {
+        let output = try await HeraldProcess.run(arguments)
+        #expect(output.status == 2, "\(arguments): \(output.standardError)")
+        #expect(!output.standardError.isEmpty)
     }
 
     @Test func parsesVectorsVerifyWithDefaults() throws {
@@ -220,7 +264,7 @@ import Testing
         #expect(unknown.status == 1)
         #expect(unknown.standardError.hasPrefix("error: unknown type"))
         let badJSON = try await HeraldProcess.run(["encode", "{"])
-        #expect(badJSON.status == 1)
+        #expect(badJSON.status == 2)
         #expect(badJSON.standardError.hasPrefix("error: invalid JSON"))
     }
 

@@ -4,11 +4,15 @@ import HeraldSpec
 /// The `--html` report: one self-contained HTML file (inline CSS and a few lines of inline JavaScript for the verdict
 /// filter; no external resources).
 ///
-/// It has a summary header (counts, wall time, target, transport, nonce, versions, granted capabilities), the stale
+/// The first screen has the outcome, the closing line (``ConsoleReporter/closingLine(_:)``) and the summary list:
+/// one line per failing case and per warning (verdict, id linking to the case, first line of the message). Then
+/// come the run's details (counts, wall time, target, transport, nonce, versions, granted capabilities), the stale
 /// expected-failure entries, one section per Spec chapter with a row per case (verdict, id, title, level,
-/// requirement ids with their text as tooltip, duration) and, for every case that did not pass, its message, rerun
-/// command and transcript table; and, when coverage is given, a coverage section with the per-chapter counts of
-/// requirements covered by at least one case, waived and uncovered, by level, and the uncovered requirements.
+/// requirement ids with their text as tooltip, duration) and, for every case that did not pass, a collapsed row with
+/// its message, rerun command and transcript (plain text, bounded by ``ReportLimits``: the report stays a few
+/// megabytes and opens in a browser in seconds however many cases fail); and, when coverage is given, a coverage
+/// section with the per-chapter counts of requirements covered by at least one case, waived and uncovered, by level,
+/// and the uncovered requirements.
 public enum HTMLReport {
     /// Renders the report.
     ///
@@ -16,18 +20,21 @@ public enum HTMLReport {
     ///   - run: The run.
     ///   - coverage: Requirement coverage of the corpus, for the coverage section; omitted when `nil`.
     ///   - requirements: The requirement index by id, for the requirement texts.
-    ///   - verbose: Whether transcripts of passing cases are shown too.
+    ///   - verbose: Whether transcripts of passing cases are shown too, with the ``ReportLimits/verbose`` limits.
+    ///   - limits: How much of each case to show; ``ReportLimits/forVerbose(_:)`` of `verbose` when `nil`.
     public static func render(
         _ run: RunResult,
         coverage: CoverageReport? = nil,
         requirements: [String: Requirement] = [:],
-        verbose: Bool = false
+        verbose: Bool = false,
+        limits: ReportLimits? = nil
     ) -> String {
+        let digest = ReportDigest(run, limits: limits ?? .forVerbose(verbose))
         var html = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         html += "<title>\(escape(run.suite)) — \(escape(run.target))</title>\n"
         html += "<style>\n\(Self.style)</style>\n</head>\n<body>\n"
-        html += Self.header(run)
+        html += Self.header(run, digest: digest)
         html += Self.filter(run)
         if !run.staleExpectedFailures.isEmpty {
             html += "<section class=\"stale\">\n<h2>Stale expected-failure entries</h2>\n"
@@ -36,7 +43,8 @@ public enum HTMLReport {
             html += run.staleExpectedFailures.map { "<li><code>\(escape($0))</code></li>" }.joined()
             html += "</ul>\n</section>\n"
         }
-        for (chapter, cases) in JUnitReport.groupByChapter(run.cases) {
+        let pairs = Array(zip(run.cases, digest.cases))
+        for (chapter, cases) in JUnitReport.groupByChapter(pairs, chapter: { $0.0.chapter }) {
             html += Self.chapterSection(chapter, cases: cases, requirements: requirements, verbose: verbose)
         }
         if let coverage {
@@ -48,11 +56,19 @@ public enum HTMLReport {
 
     // MARK: - Sections
 
-    private static func header(_ run: RunResult) -> String {
+    private static func header(_ run: RunResult, digest: ReportDigest) -> String {
         let counts = run.counts
         var html = "<header>\n<h1>\(escape(run.suite)) <span class=\"outcome \(run.passed ? "ok" : "bad")\">"
         html += run.passed ? "PASSED" : "FAILED"
-        html += "</span></h1>\n<table class=\"meta\">\n"
+        html += "</span></h1>\n"
+        html += "<p class=\"closing\" id=\"closing\">\(escape(ConsoleReporter.closingLine(run)))</p>\n"
+        html += Self.summaryList(run, limits: digest.limits)
+        if digest.listedOnly > 0 {
+            html += "<p class=\"note\">Details of \(digest.listedOnly) \(digest.listedOnly == 1 ? "case" : "cases") "
+            html += "are left out: this report's size budget (\(ReportText.bytes(digest.limits.runBytes))) was spent "
+            html += "on earlier cases. Each is listed with the first line of its message and its rerun command.</p>\n"
+        }
+        html += "<table class=\"meta\">\n"
         let started = JUnitReport.timestamp(run.startedMs) + " UTC"
         let rows: [(String, String)] = [
             ("Specification", run.specVersion),
@@ -62,6 +78,7 @@ public enum HTMLReport {
             ("Started", started),
             ("Wall time", ReportText.seconds(run.durationMs)),
             ("Cases", "\(run.selectedCases) selected of \(run.totalCases)"),
+            ("Levels", run.level.rawValue + (run.strict ? ", strict" : "")),
             ("Granted capabilities", run.grantedCapabilities.joined(separator: ", ")),
         ]
         for (key, value) in rows {
@@ -74,7 +91,27 @@ public enum HTMLReport {
         if !run.staleExpectedFailures.isEmpty {
             html += " <span class=\"badge fail\">\(run.staleExpectedFailures.count) stale</span>"
         }
-        html += "</p>\n<p class=\"closing\">\(escape(ConsoleReporter.closingLine(run)))</p>\n</header>\n"
+        html += "</p>\n</header>\n"
+        return html
+    }
+
+    /// The summary list: one line per failing case, then per warning, each linking to the case's row.
+    private static func summaryList(_ run: RunResult, limits: ReportLimits) -> String {
+        var html = ""
+        let failing = run.cases.filter(\.verdict.failsRun)
+        let warnings = run.cases.filter { $0.verdict == .warning }
+        for (title, id, cases) in [("Failing cases", "failures", failing), ("Warnings", "warnings", warnings)]
+        where !cases.isEmpty {
+            html += "<section class=\"summary\" id=\"\(id)\">\n<h2>\(title) (\(cases.count))</h2>\n<ol>\n"
+            for result in cases {
+                let first = ReportText.truncate(ReportText.firstLine(result.message), to: limits.summaryLineCharacters)
+                html += "<li><span class=\"badge \(result.verdict.rawValue)\">\(ConsoleReporter.label(result.verdict))"
+                html += "</span> <a href=\"#case-\(escape(result.id))\"><code>\(escape(result.id))</code></a>"
+                html += first.isEmpty ? "" : ": \(escape(first))"
+                html += "</li>\n"
+            }
+            html += "</ol>\n</section>\n"
+        }
         return html
     }
 
@@ -91,12 +128,12 @@ public enum HTMLReport {
 
     private static func chapterSection(
         _ chapter: String,
-        cases: [CaseResult],
+        cases: [(CaseResult, CaseDigest)],
         requirements: [String: Requirement],
         verbose: Bool
     ) -> String {
         var counts: [Verdict: Int] = [:]
-        for result in cases { counts[result.verdict, default: 0] += 1 }
+        for (result, _) in cases { counts[result.verdict, default: 0] += 1 }
         let summary = Verdict.allCases.compactMap { verdict in
             counts[verdict].map { "\($0) \(verdict.rawValue)" }
         }.joined(separator: ", ")
@@ -104,7 +141,7 @@ public enum HTMLReport {
         html += "<h2>\(escape(chapter)) <small>\(escape(summary))</small></h2>\n"
         html += "<table class=\"cases\">\n<thead><tr><th>Verdict</th><th>Case</th><th>Title</th><th>Level</th>"
         html += "<th>Requirements</th><th>Time</th></tr></thead>\n<tbody>\n"
-        for result in cases {
+        for (result, digest) in cases {
             html += "<tr class=\"case v-\(result.verdict.rawValue)\" id=\"case-\(escape(result.id))\">"
             html += "<td><span class=\"badge \(result.verdict.rawValue)\">\(ConsoleReporter.label(result.verdict))"
             html += "</span></td><td><code>\(escape(result.id))</code></td><td>\(escape(result.title))</td>"
@@ -114,9 +151,9 @@ public enum HTMLReport {
                 return "<span class=\"req\"\(tip)>\(escape(id))</span>"
             }.joined(separator: " ")
             html += "</td><td class=\"num\">\(escape(ReportText.duration(result.durationMs)))</td></tr>\n"
-            if result.verdict != .pass || (verbose && !result.transcript.isEmpty) {
+            if result.verdict != .pass || result.firstAttempt != nil || (verbose && !result.transcript.isEmpty) {
                 html += "<tr class=\"detail v-\(result.verdict.rawValue)\"><td colspan=\"6\">"
-                html += Self.details(result, requirements: requirements)
+                html += Self.details(result, digest: digest, requirements: requirements)
                 html += "</td></tr>\n"
             }
         }
@@ -124,17 +161,28 @@ public enum HTMLReport {
         return html
     }
 
-    private static func details(_ result: CaseResult, requirements: [String: Requirement]) -> String {
-        var html = "<details\(result.verdict.failsRun ? " open" : "")><summary>Details</summary>\n"
+    private static func details(
+        _ result: CaseResult,
+        digest: CaseDigest,
+        requirements: [String: Requirement]
+    ) -> String {
+        let first = ReportText.truncate(ReportText.firstLine(digest.message), to: 160)
+        var html = "<details><summary>Details"
+        html += first.isEmpty ? "" : " <span class=\"first\">\(escape(first))</span>"
+        html += "</summary>\n"
+        if result.firstAttempt != nil {
+            let note = ConsoleReporter.firstAttemptNote(result, digest: digest, limits: .verbose)
+            html += "<p class=\"rerun-note\">\(escape(note))</p>\n"
+        }
         if let reason = result.expectedFailureReason {
             html += "<p><b>Expected-failures entry:</b> \(escape(reason))</p>\n"
         }
-        if !result.message.isEmpty {
+        if !digest.message.isEmpty {
             let step = result.failedStep.map { "Step \($0): " } ?? ""
-            html += "<p><b>\(escape(step))Message</b></p>\n<pre class=\"message\">\(escape(result.message))</pre>\n"
+            html += "<p><b>\(escape(step))Message</b></p>\n<pre class=\"message\">\(escape(digest.message))</pre>\n"
         }
         let texts = result.requirements.compactMap { id in requirements[id].map { (id, $0) } }
-        if !texts.isEmpty {
+        if !texts.isEmpty && digest.detailed {
             html += "<ul class=\"reqtext\">"
             html += texts.map { id, requirement in
                 "<li><b>\(escape(id))</b> (\(requirement.level.rawValue)): \(escape(requirement.text))</li>"
@@ -145,16 +193,13 @@ public enum HTMLReport {
             html += "<p><b>Rerun:</b> <code>\(escape(result.rerunCommand))</code></p>\n"
         }
         if !result.transcript.isEmpty {
-            html += "<table class=\"transcript\">\n<thead><tr><th>ms</th><th>Actor</th><th></th><th>Type</th>"
-            html += "<th>Request id</th><th>Flags</th><th>Payload</th></tr></thead>\n<tbody>\n"
-            for entry in result.transcript {
-                html += "<tr class=\"\(entry.direction.rawValue)\"><td class=\"num\">\(entry.atMs)</td>"
-                html += "<td>\(escape(entry.actor))</td><td>\(ReportText.arrow(entry.direction))</td>"
-                html += "<td>\(escape(entry.type))</td><td class=\"num\">\(entry.requestID)</td>"
-                html += "<td class=\"num\">0x\(String(entry.flags, radix: 16))</td>"
-                html += "<td><pre>\(escape(entry.payload))</pre></td></tr>\n"
+            if digest.transcript.entries.isEmpty, let note = digest.transcript.cut?.note {
+                html += "<p class=\"note\">\(escape(note))</p>\n"
+            } else {
+                html += "<p><b>Transcript</b> (\(escape(digest.transcript.actors)))</p>\n<pre class=\"transcript\">"
+                html += escape(digest.transcript.lines().joined(separator: "\n"))
+                html += "</pre>\n"
             }
-            html += "</tbody>\n</table>\n"
         }
         html += "</details>"
         return html
@@ -248,12 +293,15 @@ public enum HTMLReport {
         .badge { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 12px; background: #eee; }
         .badge.pass { background: #d8f0d8; } .badge.fail, .badge.unexpected-pass { background: #f6cccc; }
         .badge.timeout, .badge.error { background: #f7ddb0; } .badge.expected-fail { background: #e6dcf5; }
-        .badge.not-applicable { background: #e4e4e4; color: #555; }
+        .badge.not-applicable { background: #e4e4e4; color: #555; } .badge.warning { background: #fbe9a0; }
         .outcome { font-size: 0.7em; padding: 2px 8px; border-radius: 3px; }
         .outcome.ok { background: #d8f0d8; } .outcome.bad { background: #f6cccc; }
         .req { border-bottom: 1px dotted #888; cursor: help; }
-        table.transcript { margin-top: 4px; font-size: 12px; } table.transcript td { border-top: 1px solid #eee; }
-        table.transcript tr.received td { background: #f4f8ff; } table.transcript tr.transport td { color: #777; }
+        pre.transcript { background: #f7f7f7; padding: 4px 8px; white-space: pre; overflow-x: auto; word-break: normal; }
+        p.closing { font-size: 1.1em; font-weight: bold; } section.summary ol { max-height: 45vh; overflow: auto; }
+        section.summary h2 { margin-top: 0.8em; } section.summary li { margin: 1px 0; }
+        .note { color: #555; font-style: italic; } .rerun-note { background: #fff8e0; padding: 2px 8px; }
+        summary .first { color: #555; font-family: ui-monospace, monospace; font-size: 12px; }
         .bad { color: #b00; font-weight: bold; } tr.total td { border-top: 2px solid #999; font-weight: bold; }
         nav.filter { margin: 1em 0; } nav.filter label { margin-right: 1em; } .hidden { display: none; }
         ul.reqtext li { margin: 2px 0; }
@@ -261,6 +309,14 @@ public enum HTMLReport {
         """
 
     private static let script = """
+        function openCase() {
+          var row = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+          var next = row && row.nextElementSibling;
+          var details = next && next.classList.contains('detail') && next.querySelector('details');
+          if (details) { details.open = true; }
+        }
+        window.addEventListener('hashchange', openCase);
+        openCase();
         document.querySelectorAll('nav.filter input').forEach(function (box) {
           box.addEventListener('change', function () {
             var rows = document.querySelectorAll('tr.v-' + box.dataset.verdict);

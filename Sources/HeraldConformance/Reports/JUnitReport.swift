@@ -16,6 +16,12 @@ import Foundation
 /// | error            | `<error type="error">`                      |
 /// | not-applicable   | `<skipped message="…">`                     |
 /// | expected-fail    | none; the message and transcript in `<system-out>` |
+/// | warning          | none (a pass); `WARNING: …`, the message and transcript in `<system-out>` |
+///
+/// A case run again alone after an error on its first attempt has a `first-attempt` property and says so in its
+/// text (`ERROR on the first attempt while other cases ran: …; rerun alone: PASS`). Messages and transcripts are
+/// bounded like every report's (``ReportLimits``, ``ReportDigest``): past the run's budget a case's text is the
+/// first line of its message and its rerun command.
 ///
 /// Stale expected-failure entries are test cases with a `<failure type="stale-expected-failure">` in an extra
 /// suite named `expected-failures`. Text is escaped for XML 1.0: characters XML cannot carry (control characters
@@ -24,13 +30,16 @@ public enum JUnitReport {
     /// The name of the extra suite that holds stale expected-failure entries.
     public static let staleSuiteName = "expected-failures"
 
-    /// Renders the report as UTF-8 XML.
-    public static func render(_ run: RunResult) -> Data {
-        Data(self.renderString(run).utf8)
+    /// Renders the report as UTF-8 XML, each case's text bounded by `limits` (``ReportLimits/forVerbose(_:)`` for
+    /// `--verbose`).
+    public static func render(_ run: RunResult, limits: ReportLimits = .standard) -> Data {
+        Data(self.renderString(run, limits: limits).utf8)
     }
 
     /// Renders the report as a string.
-    public static func renderString(_ run: RunResult) -> String {
+    public static func renderString(_ run: RunResult, limits: ReportLimits = .standard) -> String {
+        let digest = ReportDigest(run, limits: limits)
+
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         let failures =
             run.cases.filter { [.fail, .unexpectedPass, .timeout].contains($0.verdict) }.count
@@ -45,7 +54,8 @@ public enum JUnitReport {
         xml += attribute("time", seconds(run.durationMs))
         xml += ">\n"
         let timestamp = Self.timestamp(run.startedMs)
-        for (chapter, cases) in Self.groupByChapter(run.cases) {
+        let indexed = Array(zip(run.cases, digest.cases))
+        for (chapter, cases) in Self.groupByChapter(indexed, chapter: { $0.0.chapter }) {
             xml += Self.suite(name: chapter, cases: cases, run: run, timestamp: timestamp)
         }
         if !run.staleExpectedFailures.isEmpty {
@@ -74,16 +84,31 @@ public enum JUnitReport {
 
     /// The cases grouped by chapter, chapters in order of first appearance.
     static func groupByChapter(_ cases: [CaseResult]) -> [(String, [CaseResult])] {
+        Self.groupByChapter(cases, chapter: { $0.chapter })
+    }
+
+    /// The elements grouped by chapter, chapters in order of first appearance.
+    static func groupByChapter<Element>(
+        _ elements: [Element],
+        chapter: (Element) -> String
+    ) -> [(String, [Element])] {
         var order: [String] = []
-        var groups: [String: [CaseResult]] = [:]
-        for result in cases {
-            if groups[result.chapter] == nil { order.append(result.chapter) }
-            groups[result.chapter, default: []].append(result)
+        var groups: [String: [Element]] = [:]
+        for element in elements {
+            let name = chapter(element)
+            if groups[name] == nil { order.append(name) }
+            groups[name, default: []].append(element)
         }
         return order.map { ($0, groups[$0] ?? []) }
     }
 
-    private static func suite(name: String, cases: [CaseResult], run: RunResult, timestamp: String) -> String {
+    private static func suite(
+        name: String,
+        cases pairs: [(CaseResult, CaseDigest)],
+        run: RunResult,
+        timestamp: String
+    ) -> String {
+        let cases = pairs.map(\.0)
         var xml = "  <testsuite"
         xml += attribute("name", name)
         xml += attribute("tests", "\(cases.count)")
@@ -105,14 +130,14 @@ public enum JUnitReport {
             xml += "      <property" + attribute("name", key) + attribute("value", value) + "/>\n"
         }
         xml += "    </properties>\n"
-        for result in cases {
-            xml += Self.testcase(result)
+        for (result, digest) in pairs {
+            xml += Self.testcase(result, digest: digest)
         }
         xml += "  </testsuite>\n"
         return xml
     }
 
-    private static func testcase(_ result: CaseResult) -> String {
+    private static func testcase(_ result: CaseResult, digest: CaseDigest) -> String {
         var xml = "    <testcase"
         xml += attribute("name", result.id)
         xml += attribute("classname", result.chapter)
@@ -129,48 +154,65 @@ public enum JUnitReport {
         if let step = result.failedStep {
             properties.append(("failed-step", "\(step)"))
         }
+        if let first = result.firstAttempt {
+            let message = ReportText.truncate(
+                ReportText.firstLine(digest.firstAttemptMessage ?? first.message),
+                to: 500
+            )
+            properties.append(("first-attempt", "\(first.verdict.rawValue) (\(first.durationMs) ms): \(message)"))
+        }
         for (key, value) in properties {
             xml += "        <property" + attribute("name", key) + attribute("value", value) + "/>\n"
         }
         xml += "      </properties>\n"
-        let details = Self.details(result)
+        let details = Self.details(result, digest: digest)
         switch result.verdict {
         case .pass:
-            if !result.transcript.isEmpty {
+            if !result.transcript.isEmpty || result.firstAttempt != nil {
                 xml += "      <system-out>" + text(details) + "</system-out>\n"
             }
         case .fail, .unexpectedPass, .timeout:
             xml += "      <failure" + attribute("type", result.verdict.rawValue)
-            xml += attribute("message", firstLine(result.message)) + ">" + text(details) + "</failure>\n"
+            xml += attribute("message", firstLine(digest.message)) + ">" + text(details) + "</failure>\n"
         case .error:
             xml += "      <error" + attribute("type", result.verdict.rawValue)
-            xml += attribute("message", firstLine(result.message)) + ">" + text(details) + "</error>\n"
+            xml += attribute("message", firstLine(digest.message)) + ">" + text(details) + "</error>\n"
         case .notApplicable:
-            let message = result.message.isEmpty ? "not applicable" : result.message
+            let message = digest.message.isEmpty ? "not applicable" : digest.message
             xml += "      <skipped" + attribute("message", firstLine(message)) + ">" + text(message) + "</skipped>\n"
         case .expectedFail:
             xml += "      <system-out>" + text(details) + "</system-out>\n"
+        case .warning:
+            let note = "WARNING: a \(result.level) case that did not pass; it does not fail the run without --strict"
+            xml += "      <system-out>" + text(note + "\n" + details) + "</system-out>\n"
         }
         xml += "    </testcase>\n"
         return xml
     }
 
-    /// The message, the failed step, the transcript and the rerun command, as plain text.
-    static func details(_ result: CaseResult) -> String {
+    /// The message, the failed step, the transcript and the rerun command, as plain text, bounded by the digest.
+    static func details(_ result: CaseResult, digest: CaseDigest) -> String {
         var lines: [String] = []
         if let reason = result.expectedFailureReason {
             lines.append("expected failure: \(reason)")
         }
-        if !result.message.isEmpty {
+        if result.firstAttempt != nil {
+            lines.append(ConsoleReporter.firstAttemptNote(result, digest: digest, limits: .verbose))
+        }
+        if !digest.message.isEmpty {
             if let step = result.failedStep {
-                lines.append("step \(step): \(result.message)")
+                lines.append("step \(step): \(digest.message)")
             } else {
-                lines.append(result.message)
+                lines.append(digest.message)
             }
         }
         if !result.transcript.isEmpty {
-            lines.append("transcript:")
-            lines.append(contentsOf: ReportText.transcriptLines(result.transcript).map { "  " + $0 })
+            if digest.transcript.entries.isEmpty, let note = digest.transcript.cut?.note {
+                lines.append("transcript: " + note)
+            } else {
+                lines.append("transcript (\(digest.transcript.actors)):")
+                lines.append(contentsOf: digest.transcript.lines().map { "  " + $0 })
+            }
         }
         if !result.rerunCommand.isEmpty {
             lines.append("rerun: \(result.rerunCommand)")

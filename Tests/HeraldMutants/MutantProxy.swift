@@ -1,5 +1,4 @@
 import Foundation
-import HeraldEngine
 import HeraldMessages
 import HeraldWire
 import NIOCore
@@ -7,13 +6,14 @@ import NIOPosix
 import SwiftProtobuf
 import Synchronization
 
-// Deliberately wrong servers for MutantServerTests: a frame-level TCP proxy that breaks one rule of the protocol in
-// front of a correct reference server, and a token verifier that accepts expired tokens.
+// Deliberately wrong servers: a frame-level TCP proxy that breaks one rule of the protocol in front of a correct
+// Herald server. Used by MutantServerTests (in process) and by the herald-mutant tool (as its own process, for
+// Scripts/mutant-field-run.sh).
 
 // MARK: - Mutations
 
 /// The rule a ``MutantProxy`` breaks.
-enum ProxyMutation: String, Sendable, CaseIterable {
+public enum ProxyMutation: String, Sendable, CaseIterable {
     /// CMSG-11: after a `SendChannelMessageResponse` OK, also deliver the message to its sender as a
     /// `ChannelMessage`, numbered in the sender's channel stream as the next `seq`.
     case echoChannelMessages = "echo-channel-messages"
@@ -29,89 +29,92 @@ enum ProxyMutation: String, Sendable, CaseIterable {
 /// What the mutants did, attributed to the user logged in on the affected connection (empty when none was).
 ///
 /// The tests use it to tell cases in which the mutant actually misbehaved from cases it left alone.
-final class MutationLog: Sendable {
+public final class MutationLog: Sendable {
     /// One deviation from the reference behaviour.
-    struct Entry: Sendable, Hashable {
+    public struct Entry: Sendable, Hashable {
         /// The user id of the session on the connection that saw the deviation, or empty.
-        var userID: String
+        public var userID: String
         /// What was done, for diagnostics.
-        var what: String
+        public var what: String
+
+        /// An entry for a deviation `what` seen on the connection of `userID`.
+        public init(userID: String, what: String) {
+            self.userID = userID
+            self.what = what
+        }
     }
 
     private let state = Mutex<[Entry]>([])
 
+    /// An empty log.
+    public init() {}
+
     /// Records a deviation.
-    func record(userID: String, _ what: String) {
+    public func record(userID: String, _ what: String) {
         self.state.withLock { $0.append(Entry(userID: userID, what: what)) }
     }
 
     /// Everything recorded so far.
-    var entries: [Entry] {
+    public var entries: [Entry] {
         self.state.withLock { $0 }
-    }
-}
-
-// MARK: - Token verifier mutant
-
-/// A token verifier that skips the expiry check (TOK-7 step 8, TOK-12, TOK-23): a token that passes every other step
-/// but whose `exp` has passed is accepted, and the session gets an hour.
-struct ExpiryIgnoringVerifier: TokenVerifying {
-    /// The correct verifier whose verdicts are used otherwise.
-    var inner: JWTTokenVerifier
-    /// Where the accepted expired tokens are recorded.
-    var log: MutationLog
-
-    func verifyLogin(token: String, appID: String, userID: String, nowMs: Int64) async -> TokenVerdict {
-        let verdict = await self.inner.verifyLogin(token: token, appID: appID, userID: userID, nowMs: nowMs)
-        return self.ignoringExpiry(verdict, userID: userID, nowMs: nowMs, what: "login")
-    }
-
-    func verifyRenewal(token: String, appID: String, userID: String, nowMs: Int64) async -> TokenVerdict {
-        let verdict = await self.inner.verifyRenewal(token: token, appID: appID, userID: userID, nowMs: nowMs)
-        return self.ignoringExpiry(verdict, userID: userID, nowMs: nowMs, what: "renewal")
-    }
-
-    /// Step 8 is the last step of both orders, so `.failed(.expired)` means every other check passed.
-    private func ignoringExpiry(_ verdict: TokenVerdict, userID: String, nowMs: Int64, what: String) -> TokenVerdict {
-        guard case .failed(.expired) = verdict else { return verdict }
-        self.log.record(userID: userID, "accepted an expired token for \(what)")
-        return .verified(VerifiedToken(expiresMs: nowMs + 3_600_000))
     }
 }
 
 // MARK: - Proxy
 
-/// A TCP proxy on `127.0.0.1` in front of a Herald server that relays frames both ways and applies a
-/// ``ProxyMutation``.
+/// A TCP proxy (by default on a free port of `127.0.0.1`) in front of a Herald server that relays frames both ways
+/// and applies a ``ProxyMutation``.
 ///
 /// Bytes are relayed as they come; only frames the mutation needs to see are held until complete and decoded. Bytes
 /// that are not frames (framing tests) switch that direction of the connection to plain relaying, so the server
 /// judges them itself. Each client connection gets its own upstream connection on the same event loop; all state
 /// of a connection lives on that loop.
-final class MutantProxy: Sendable {
-    /// The port the proxy listens on.
-    let port: Int
+public final class MutantProxy: Sendable {
+    /// The host (address) the proxy listens on.
+    public let host: String
+    /// The port the proxy listens on (the one actually bound when it was asked for port 0).
+    public let port: Int
+    /// The rule the proxy breaks.
+    public let mutation: ProxyMutation
     /// What the mutation did.
-    let log: MutationLog
+    public let log: MutationLog
 
     private let listener: any Channel
     private let tracker: ChannelTracker
 
-    private init(port: Int, log: MutationLog, listener: any Channel, tracker: ChannelTracker) {
+    private init(
+        host: String,
+        port: Int,
+        mutation: ProxyMutation,
+        log: MutationLog,
+        listener: any Channel,
+        tracker: ChannelTracker
+    ) {
+        self.host = host
         self.port = port
+        self.mutation = mutation
         self.log = log
         self.listener = listener
         self.tracker = tracker
     }
 
-    /// Starts a proxy to `upstreamHost:upstreamPort`, runs `body` with it, and closes it and every connection.
-    static func withRunning<Result: Sendable>(
+    /// Starts a proxy to `upstreamHost:upstreamPort` listening on `listenHost:listenPort` (port 0: a free port),
+    /// runs `body` with it, and closes it and every connection.
+    public static func withRunning<Result: Sendable>(
         upstreamHost: String,
         upstreamPort: Int,
+        listenHost: String = "127.0.0.1",
+        listenPort: Int = 0,
         mutation: ProxyMutation,
         _ body: (MutantProxy) async throws -> Result
     ) async throws -> Result {
-        let proxy = try await Self.start(upstreamHost: upstreamHost, upstreamPort: upstreamPort, mutation: mutation)
+        let proxy = try await Self.start(
+            upstreamHost: upstreamHost,
+            upstreamPort: upstreamPort,
+            listenHost: listenHost,
+            listenPort: listenPort,
+            mutation: mutation
+        )
         let result: Swift.Result<Result, any Error>
         do {
             result = .success(try await body(proxy))
@@ -122,9 +125,15 @@ final class MutantProxy: Sendable {
         return try result.get()
     }
 
-    private static func start(
+    /// Starts a proxy to `upstreamHost:upstreamPort` listening on `listenHost:listenPort` (port 0: a free port).
+    ///
+    /// The proxy runs on `MultiThreadedEventLoopGroup.singleton` until ``stop()``. The server is connected to once
+    /// per client connection, when the client connects; a client whose server connection fails is disconnected.
+    public static func start(
         upstreamHost: String,
         upstreamPort: Int,
+        listenHost: String = "127.0.0.1",
+        listenPort: Int = 0,
         mutation: ProxyMutation
     ) async throws -> MutantProxy {
         let log = MutationLog()
@@ -143,30 +152,47 @@ final class MutantProxy: Sendable {
                 link.connectUpstream(host: upstreamHost, port: upstreamPort, tracker: tracked)
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
-            .bind(host: "127.0.0.1", port: 0)
+            .bind(host: listenHost, port: listenPort)
             .get()
         guard let port = listener.localAddress?.port else {
             try? await listener.close()
             throw ChannelError.unknownLocalAddress
         }
-        return MutantProxy(port: port, log: log, listener: listener, tracker: tracked)
+        return MutantProxy(
+            host: listenHost,
+            port: port,
+            mutation: mutation,
+            log: log,
+            listener: listener,
+            tracker: tracked
+        )
     }
 
-    private func stop() async {
+    /// Closes the listener and every connection the proxy opened.
+    public func stop() async {
         try? await self.listener.close()
-        let all = self.tracker.channels.withLock { $0 }
-        for channel in all {
+        for channel in self.tracker.channels {
             try? await channel.close()
         }
     }
 }
 
-/// The channels a proxy opened, closed when it stops.
+/// The open channels of a proxy, closed when it stops (a channel is forgotten once closed, so that a long-running
+/// proxy does not keep every connection it ever relayed).
 private final class ChannelTracker: Sendable {
-    let channels = Mutex<[any Channel]>([])
+    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    /// The channels open now.
+    var channels: [any Channel] {
+        self.open.withLock { Array($0.values) }
+    }
 
     func add(_ channel: any Channel) {
-        self.channels.withLock { $0.append(channel) }
+        let key = ObjectIdentifier(channel)
+        self.open.withLock { $0[key] = channel }
+        channel.closeFuture.whenComplete { _ in
+            self.open.withLock { _ = $0.removeValue(forKey: key) }
+        }
     }
 }
 
