@@ -38,8 +38,8 @@ struct ConformCommandTests {
         return options
     }
 
-    /// A small corpus: a case that passes and one that fails (it expects the wrong Pong).
-    static func fixtureCorpus() throws -> URL {
+    /// A small corpus: a MUST case that passes and one of `failingLevel` that fails (it expects the wrong Pong).
+    static func fixtureCorpus(failingLevel: String = "MUST") throws -> URL {
         let directory = try ReportFixtures.temporaryDirectory()
         let scenario = """
             {
@@ -57,7 +57,7 @@ struct ConformCommandTests {
                 },
                 {
                   "id": "fixture.ping.wrong", "title": "Expects the wrong client time", "requirements": ["HS-40"],
-                  "level": "MUST", "actors": ["alice"],
+                  "level": "\(failingLevel)", "actors": ["alice"],
                   "steps": [
                     {"connect": {"actor": "alice"}},
                     {"send": {"actor": "alice", "type": "Ping", "payload": {"clientTimeMs": "7"}, "as": "ping"}},

@@ -224,42 +224,9 @@ struct FieldBehaviourTests {
 
     // MARK: - Levels
 
-    /// A corpus with a passing MUST case and a failing SHOULD case.
-    static func levelCorpus() throws -> URL {
-        let directory = try ReportFixtures.temporaryDirectory()
-        let scenario = """
-            {
-              "suite": "herald-scenarios", "schemaVersion": 1, "protocolVersion": 1,
-              "chapter": "04-handshake", "description": "fixture",
-              "cases": [
-                {
-                  "id": "fixture.level.must", "title": "Pong echoes the client time", "requirements": ["HS-40"],
-                  "level": "MUST", "actors": ["alice"],
-                  "steps": [
-                    {"connect": {"actor": "alice"}},
-                    {"send": {"actor": "alice", "type": "Ping", "payload": {"clientTimeMs": "7"}, "as": "ping"}},
-                    {"expect": {"actor": "alice", "response": "ping", "payload": {"clientTimeMs": "7"}}}
-                  ]
-                },
-                {
-                  "id": "fixture.level.should", "title": "Expects the wrong client time", "requirements": ["HS-40"],
-                  "level": "SHOULD", "actors": ["alice"],
-                  "steps": [
-                    {"connect": {"actor": "alice"}},
-                    {"send": {"actor": "alice", "type": "Ping", "payload": {"clientTimeMs": "7"}, "as": "ping"}},
-                    {"expect": {"actor": "alice", "response": "ping", "payload": {"clientTimeMs": "8"}}}
-                  ]
-                }
-              ]
-            }
-            """
-        try Data(scenario.utf8).write(to: directory.appendingPathComponent("04-handshake.json"))
-        return directory
-    }
-
     @Test("a failed SHOULD case is a warning that passes the run; --strict fails it; --level must skips it")
     func levels() async throws {
-        let corpus = try Self.levelCorpus()
+        let corpus = try ConformCommandTests.fixtureCorpus(failingLevel: "SHOULD")
         defer { try? FileManager.default.removeItem(at: corpus) }
         var options = ConformOptions()
         options.scenarios = corpus.path
@@ -315,7 +282,7 @@ struct FieldBehaviourTests {
 
     @Test("--scenarios without a Spec beside it still gets the requirement texts built in")
     func scenariosWithoutSpec() async throws {
-        let corpus = try Self.levelCorpus()
+        let corpus = try ConformCommandTests.fixtureCorpus(failingLevel: "SHOULD")
         defer { try? FileManager.default.removeItem(at: corpus) }
         var options = ConformOptions()
         options.scenarios = corpus.path
