@@ -190,15 +190,21 @@ struct FieldBehaviourTests {
             let environment = try await RunnerFixtures.environment(try RunnerFixtures.target(listeners, .tcp))
             let corpus = try ScenarioLoader(specDirectory: LoaderFixtures.specDirectory)
                 .load(directory: LoaderFixtures.scenarioDirectory)
-            let selected = Runner.select(corpus.cases, filter: ["peer.rate.*", "channels.rate.join"], skip: [])
+            let selected = Runner.select(
+                corpus.cases,
+                filter: ["peer.rate.*", "channels.rate.join-same-channel"],
+                skip: []
+            )
             #expect(selected.count == 5)
             let results = await Runner(environment: environment, concurrency: 4).run(selected)
             for result in results where result.id.hasPrefix("peer.rate.") {
                 #expect(result.verdict == .notApplicable, "\(result.id): \(result.message)")
                 #expect(result.message.contains("RATE_CLASS_MESSAGES"))
             }
-            // A class the target still enforces is tested as before.
-            #expect(results.first { $0.id == "channels.rate.join" }?.verdict == .pass)
+            // A class the target still enforces is tested as before (3 joins of one channel against 2 per 5 s: no
+            // timing margin to lose on a busy machine).
+            let control = results.first { $0.id == "channels.rate.join-same-channel" }
+            #expect(control?.verdict == .pass, "\(control?.message ?? "missing")")
         }
     }
 
