@@ -446,13 +446,7 @@ public struct ConformDriver: Sendable {
             var coverage: CoverageReport?
             if let index = context.index {
                 let waivers = try? context.source.waivers()
-                coverage = CoverageReport(
-                    index: index,
-                    cases: context.corpus.cases.map {
-                        CoverageCase(id: $0.id, chapter: $0.chapter, requirements: $0.scenario.requirements)
-                    },
-                    waivers: waivers?.waivers ?? []
-                )
+                coverage = CoverageReport(index: index, corpus: context.corpus, waivers: waivers?.waivers ?? [])
             }
             let html = HTMLReport.render(run, coverage: coverage, requirements: requirements, verbose: options.verbose)
             try write(Data(html.utf8), to: path, kind: "HTML")
@@ -642,13 +636,7 @@ public struct ConformDriver: Sendable {
                 } catch {
                     throw Exit(status: .usage, message: "\(WaiverFile.fileName) (\(source.scenariosLabel)): \(error)")
                 }
-                report = CoverageReport(
-                    index: index,
-                    cases: corpus.cases.map {
-                        CoverageCase(id: $0.id, chapter: $0.chapter, requirements: $0.scenario.requirements)
-                    },
-                    waivers: waivers.waivers
-                )
+                report = CoverageReport(index: index, corpus: corpus, waivers: waivers.waivers)
             } catch let error as ScenarioLoadError {
                 throw Exit(
                     status: .usage,

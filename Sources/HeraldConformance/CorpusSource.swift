@@ -40,10 +40,8 @@ public struct CorpusSource: Sendable {
 
     /// The Spec's requirement sources built into the binary, in chapter order.
     public static var embeddedSpec: [SpecDocument] {
-        EmbeddedCorpus.spec.map { SpecDocument(name: $0.name, text: $0.text) }.sorted { lhs, rhs in
-            let left = SpecDocument.chapterNumber(of: lhs.name) ?? Int.max
-            let right = SpecDocument.chapterNumber(of: rhs.name) ?? Int.max
-            return left != right ? left < right : lhs.name < rhs.name
+        EmbeddedCorpus.spec.map { SpecDocument(name: $0.name, text: $0.text) }.sorted {
+            SpecDocument.inChapterOrder($0.name, $1.name)
         }
     }
 
@@ -73,6 +71,7 @@ public struct CorpusSource: Sendable {
                 )
             }
             var files: [(name: String, data: Data)] = []
+            source.waiverData = nil
             for name in names.sorted() where name.hasSuffix(".json") && !name.hasPrefix(".") {
                 let path = (scenarios as NSString).appendingPathComponent(name)
                 guard let data = FileManager.default.contents(atPath: path) else {
@@ -84,7 +83,6 @@ public struct CorpusSource: Sendable {
                     files.append((name, data))
                 }
             }
-            if names.contains(WaiverFile.fileName) == false { source.waiverData = nil }
             source.scenarioFiles = files
             source.scenariosLabel = scenarios
             source.scenariosDirectory = scenarios

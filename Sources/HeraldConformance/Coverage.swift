@@ -399,12 +399,17 @@ extension CoverageReport {
         let waivers = try WaiverFile(
             contentsOfFile: (scenariosDirectory as NSString).appendingPathComponent(WaiverFile.fileName)
         )
-        return CoverageReport(
+        return CoverageReport(index: index, corpus: corpus, waivers: waivers.waivers)
+    }
+
+    /// The coverage of a loaded corpus against a requirement index and waivers.
+    public init(index: RequirementIndex, corpus: ScenarioCorpus, waivers: [Waiver]) {
+        self.init(
             index: index,
             cases: corpus.cases.map {
                 CoverageCase(id: $0.id, chapter: $0.chapter, requirements: $0.scenario.requirements)
             },
-            waivers: waivers.waivers
+            waivers: waivers
         )
     }
 }

@@ -28,17 +28,21 @@ public struct SpecDocument: Hashable, Sendable {
         return number
     }
 
+    /// Whether requirement source `lhs` comes before `rhs`: `NN-*.md` chapters by number, `README.md` (no number) last
+    /// among them, ties by name.
+    public static func inChapterOrder(_ lhs: String, _ rhs: String) -> Bool {
+        let left = Self.chapterNumber(of: lhs) ?? Int.max
+        let right = Self.chapterNumber(of: rhs) ?? Int.max
+        return left != right ? left < right : lhs < rhs
+    }
+
     /// Reads every requirement source in `directory` (`README.md`, then `NN-*.md` in chapter order).
     ///
     /// - Throws: The underlying Foundation error if the directory or a file cannot be read.
     public static func loadChapters(in directory: URL) throws -> [SpecDocument] {
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
             .filter(Self.isRequirementSource)
-            .sorted { lhs, rhs in
-                let left = Self.chapterNumber(of: lhs) ?? Int.max
-                let right = Self.chapterNumber(of: rhs) ?? Int.max
-                return left != right ? left < right : lhs < rhs
-            }
+            .sorted(by: Self.inChapterOrder)
         return try names.map { name in
             let data = try Data(contentsOf: directory.appendingPathComponent(name))
             return SpecDocument(name: name, text: String(decoding: data, as: UTF8.self))
