@@ -87,7 +87,7 @@ LABELS = {
     "Catches receivers that accept short messages or ignore bytes after the frame.",
 }
 
-ALL_REQUIREMENTS = [f"FRM-{n}" for n in range(1, 29)]
+ALL_REQUIREMENTS = [f"FRM-{n}" for n in range(1, 30)]
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -812,6 +812,38 @@ def valid_vectors(schema: Schema) -> list[dict]:
         "length prefix and the frame's length change (knownFieldsHex).",
         ["FRM-1", "FRM-11", "FRM-12", "FRM-18"], ["UnknownFields", "Groups"], frame.bytes, "valid", [frame]))
 
+    # The nesting boundary of FRM-29: the top-level message is level 0, so 100 nested groups (levels 1 … 100) are
+    # accepted, and 99 groups inside a known sub-message (level 1) also reach level 100.
+    nested = bytes([0xA3, 0x06]) * 100 + bytes([0xA4, 0x06]) * 100
+    payload = login.SerializeToString(deterministic=True) + nested
+    reparsed = schema.messages["LoginRequest"].FromString(payload)
+    assert reparsed.SerializeToString(deterministic=True) == payload, "100 nested unknown groups must round-trip"
+    frame = Frame(schema, reparsed, request_id=ids["LoginRequest"], payload=payload)
+    tests.append(vector(
+        "frame.valid.login-request.nested-groups-100",
+        f"LoginRequest (request id {frame.request_id}) followed by 100 nested start-group tags of unknown field 100 "
+        "(a3 06) and 100 matching end-group tags: the innermost group is at nesting level 100, the deepest FRM-29 "
+        "accepts (the top-level message is level 0). A decoder that counts the top-level message as a level refuses "
+        "it. One that drops unknown fields re-encodes knownFieldsHex.",
+        ["FRM-1", "FRM-11", "FRM-12", "FRM-18", "FRM-29"], ["Nesting", "Groups", "UnknownFields", "Boundary"],
+        frame.bytes, "valid", [frame]))
+    nested = bytes([0xA3, 0x06]) * 99 + bytes([0xA4, 0x06]) * 99
+    body = body_type.FromString(build(schema, "SendPeerMessageRequest", dict(message=TEXT_BODY)).message
+                                .SerializeToString(deterministic=True) + nested)
+    request = build(schema, "SendPeerMessageRequest", dict(peer_id="bob", idempotency_key="pm-alice-depth"))
+    request.message.CopyFrom(body)
+    payload = request.SerializeToString(deterministic=True)
+    reparsed = schema.messages["SendPeerMessageRequest"].FromString(payload)
+    assert reparsed.SerializeToString(deterministic=True) == payload, "99 groups in a body must round-trip"
+    frame = Frame(schema, reparsed, request_id=ids["SendPeerMessageRequest"], payload=payload)
+    tests.append(vector(
+        "frame.valid.send-peer-message-request.nested-groups-in-body-99",
+        f"SendPeerMessageRequest (request id {frame.request_id}) whose MessageBody (field 2, nesting level 1) ends with "
+        "99 nested unknown groups of field 100: the innermost group is at level 100, the deepest FRM-29 accepts. Known "
+        "sub-messages and unknown groups count alike. A decoder that drops unknown fields re-encodes knownFieldsHex.",
+        ["FRM-1", "FRM-11", "FRM-12", "FRM-18", "FRM-29"], ["Nesting", "Groups", "UnknownFields", "Boundary"],
+        frame.bytes, "valid", [frame]))
+
     # Non-canonical but valid varints (FRM-24), and the 64-bit boundary of the tenth byte (FRM-27).
     def ping_with(raw_payload: bytes, request_id: int) -> Frame:
         message = schema.messages["Ping"].FromString(raw_payload)
@@ -1160,14 +1192,14 @@ def invalid_vectors(schema: Schema) -> list[dict]:
             data, error)
 
     # ---- malformed-payload ----------------------------------------------------------------------------------------
-    def mal(vid, name, payload, what, labels=(), request_id=None, flags=None):
+    def mal(vid, name, payload, what, labels=(), request_id=None, flags=None, requirements=("FRM-11",)):
         rid = ids[name] if request_id is None else request_id
         fl = (ACK_REQUIRED if name in ACK_EVENTS else 0) if flags is None else flags
         data = header(op(name), rid, len(payload), flags=fl) + payload
         inv(f"frame.invalid.malformed-payload.{vid}",
             f"A valid {name} header (opcode 0x{op(name):04X}, request id {rid}, length {len(payload)}) whose payload "
             f"({payload.hex() if len(payload) <= 24 else payload[:12].hex() + '…'}) {what}",
-            ["FRM-11"], list(labels), data, "malformed-payload")
+            list(requirements), list(labels), data, "malformed-payload")
 
     mal("truncated-varint", "LoginResponse", bytes([0x08, 0x80]),
         "ends inside a varint: field 1 (result) tag 08, then 0x80, a continuation byte with nothing after it.")
@@ -1288,6 +1320,17 @@ def invalid_vectors(schema: Schema) -> list[dict]:
     mal(f"nested-groups-{depth}", "LoginRequest", bytes([0xA3, 0x06]) * depth + bytes([0xA4, 0x06]) * depth,
         f"is {depth} nested start-group tags of unknown field 100 (a3 06) followed by {depth} matching end-group tags: "
         f"well-formed but nested deeper than 100 levels.", labels=["Nesting", "Groups", "UnknownFields"])
+    # FRM-29's boundary from the other side: one level more than the valid nested-groups vectors.
+    mal("nested-groups-101", "LoginRequest", bytes([0xA3, 0x06]) * 101 + bytes([0xA4, 0x06]) * 101,
+        "is 101 nested start-group tags of unknown field 100 (a3 06) followed by 101 matching end-group tags: the "
+        "innermost group is at nesting level 101, one more than FRM-29 accepts (the top-level message is level 0).",
+        labels=["Nesting", "Groups", "UnknownFields", "Boundary"], requirements=["FRM-11", "FRM-29"])
+    inner = bytes([0x08, 0x01, 0x12, 0x02]) + b"hi" + bytes([0xA3, 0x06]) * 100 + bytes([0xA4, 0x06]) * 100
+    mal("nested-groups-in-body-100", "SendPeerMessageRequest",
+        bytes([0x0A, 0x03]) + b"bob" + bytes([0x12, 0x80 | (len(inner) & 0x7F), len(inner) >> 7]) + inner,
+        "has a MessageBody (field 2, nesting level 1) holding a text body and then 100 nested unknown groups of field "
+        "100: the innermost group is at level 101, one more than FRM-29 accepts. Known sub-messages and unknown groups "
+        "count alike.", labels=["Nesting", "Groups", "UnknownFields", "Boundary"], requirements=["FRM-11", "FRM-29"])
 
     # ---- several frames, invalid one after valid ones -------------------------------------------------------------
     bad = header(op("Ping"), 4, 0, version=2)

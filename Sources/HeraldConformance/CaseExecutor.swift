@@ -589,7 +589,7 @@ private final class CaseRun {
     }
 
     private func applyTemplates(_ json: JSONValue, actor: String?) async throws -> JSONValue {
-        let tokenTemplates = Templating.tokenTemplates(in: json)
+        let tokenTemplates = Templating.tokenTemplates(in: json, context: self.context)
         var context = self.context
         for expression in tokenTemplates where context.tokens[expression] == nil {
             guard let spec = TokenSpec(String(expression.dropFirst("token:".count))) else {
@@ -613,6 +613,7 @@ private final class CaseRun {
         case .ttl(let seconds): kind = .ttl(seconds: seconds)
         case .extraClaims: kind = .extraClaims
         case .extraHeader: kind = .extraHeader
+        case .nestedClaims(let levels): kind = .nestedClaims(levels: levels)
         case .wrongUser(let other):
             kind = .valid
             tokenUser = self.context.userID(other)
@@ -634,6 +635,7 @@ private final class CaseRun {
         actor: String,
         typeName: String,
         payload: JSONValue,
+        rawPayload: [UInt8]? = nil,
         requestID: UInt32?,
         flags: UInt8 = 0
     ) async throws -> (id: UInt32, info: HeraldOpcodeInfo) {
@@ -641,17 +643,26 @@ private final class CaseRun {
             throw StepStop.fail("\(typeName) is not a Herald v1 message with an opcode")
         }
         let connection = try self.connection(actor)
-        let message: any SwiftProtobuf.Message
-        do {
-            message = try ProtoJSON.message(from: payload, as: info.messageType)
-        } catch {
-            throw StepStop.fail("the payload \(PayloadMatcher.short(payload)) is not a valid \(typeName): \(error)")
-        }
         let bytes: [UInt8]
-        do {
-            bytes = try message.serializedBytes()
-        } catch {
-            throw StepStop.error("cannot serialize \(typeName): \(error)")
+        let shown: JSONValue
+        if let rawPayload {
+            bytes = rawPayload
+            shown = .object(["payloadHex": .string(HexText.encode(rawPayload))])
+        } else {
+            let message: any SwiftProtobuf.Message
+            do {
+                message = try ProtoJSON.message(from: payload, as: info.messageType)
+            } catch {
+                throw StepStop.fail(
+                    "the payload \(PayloadMatcher.short(payload)) is not a valid \(typeName): \(error)"
+                )
+            }
+            do {
+                bytes = try message.serializedBytes()
+            } catch {
+                throw StepStop.error("cannot serialize \(typeName): \(error)")
+            }
+            shown = ProtoJSON.render(message).canonical
         }
         let id: UInt32
         if let requestID {
@@ -663,7 +674,7 @@ private final class CaseRun {
         let header = HeraldFrameHeader(flags: HeraldFrameFlags(rawValue: flags), opcode: info.opcode, requestID: id)
         let frame = HeraldFrame(header: header, payload: ByteBuffer(bytes: bytes))
         do {
-            try await connection.send(frame, payload: ProtoJSON.render(message).canonical)
+            try await connection.send(frame, payload: shown)
         } catch {
             throw StepStop.fail("cannot send \(typeName): the connection is closed (\(error))")
         }
@@ -795,6 +806,14 @@ private final class CaseRun {
 
     private func send(_ step: SendStep) async throws {
         let payload = try await self.applyTemplates(step.payload ?? .object([:]), actor: step.actor)
+        var rawPayload: [UInt8]?
+        if let hex = step.payloadHex {
+            let text = try Templating.expand(hex, in: self.context)
+            guard let bytes = HexText.decode(text) else {
+                throw StepStop.fail("\"\(text)\" is not an even number of hexadecimal digits")
+            }
+            rawPayload = bytes
+        }
         var requestID: UInt32?
         if let expression = step.requestId {
             let value = try Templating.integer(expression, in: self.context)
@@ -811,6 +830,7 @@ private final class CaseRun {
             actor: step.actor,
             typeName: step.type,
             payload: payload,
+            rawPayload: rawPayload,
             requestID: requestID,
             flags: flags
         )

@@ -626,7 +626,7 @@ public struct LoginStep: Codable, Sendable, Hashable {
     /// The actor (or any name) whose run-unique user id logs in; default: ``actor``.
     public var user: String?
     /// The token kind: `valid` (default), `none`, `expired`, `wrong-user:<name>`, `wrong-app`, `ttl:<seconds>`,
-    /// `extra-claims`, `extra-header`, `raw:<text>` (see ``TokenSpec``).
+    /// `extra-claims`, `extra-header`, `nested-claims:<levels>`, `raw:<text>` (see ``TokenSpec``).
     public var token: String?
     /// The app id sent (templated); default: the run's app id.
     public var appId: String?
@@ -677,6 +677,9 @@ public struct SendStep: Codable, Sendable, Hashable {
     public var type: String
     /// The payload in the protobuf JSON mapping (templated); default `{}`.
     public var payload: JSONValue?
+    /// The payload's bytes in hexadecimal (templated; spaces allowed), written as they are instead of `payload`, so
+    /// that a frame with a valid header can carry a malformed payload.
+    public var payloadHex: String?
     /// A name for the request (templated, e.g. `join${i}`), used by `expect.response` and `${request:<name>}`.
     public var `as`: String?
     /// The header's request id; default: the actor's next id for requests, responses and notices, 0 for events.
@@ -685,7 +688,7 @@ public struct SendStep: Codable, Sendable, Hashable {
     public var flags: IntExpression?
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case actor, type, payload, `as`, requestId, flags
+        case actor, type, payload, payloadHex, `as`, requestId, flags
     }
 
     /// Creates a step.
@@ -712,6 +715,7 @@ public struct SendStep: Codable, Sendable, Hashable {
         self.actor = try container.decode(String.self, forKey: .actor)
         self.type = try container.decode(String.self, forKey: .type)
         self.payload = try container.decodeIfPresent(JSONValue.self, forKey: .payload)
+        self.payloadHex = try container.decodeIfPresent(String.self, forKey: .payloadHex)
         self.as = try container.decodeIfPresent(String.self, forKey: .as)
         self.requestId = try container.decodeIfPresent(IntExpression.self, forKey: .requestId)
         self.flags = try container.decodeIfPresent(IntExpression.self, forKey: .flags)

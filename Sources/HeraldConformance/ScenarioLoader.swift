@@ -470,7 +470,7 @@ private struct CaseChecker {
                     self.problem(
                         location + ".token",
                         "unknown token kind \"\(token)\" (valid, none, expired, wrong-user:<name>, wrong-app, "
-                            + "ttl:<seconds>, extra-claims, extra-header, raw:<text>)"
+                            + "ttl:<seconds>, extra-claims, extra-header, nested-claims:<levels>, raw:<text>)"
                     )
                 } else {
                     self.checkTemplates(token, at: location + ".token")
@@ -486,6 +486,15 @@ private struct CaseChecker {
                 self.problem(location + ".type", "\"\(send.type)\" is not a Herald v1 message with an opcode")
             } else if let payload = send.payload {
                 self.checkPayload(payload, type: send.type, at: location + ".payload", matcher: false)
+            }
+            if let hex = send.payloadHex {
+                if send.payload != nil {
+                    self.problem(location, "give either payload or payloadHex, not both")
+                }
+                self.checkTemplates(hex, at: location + ".payloadHex")
+                if !hex.contains("${") && HexText.decode(hex) == nil {
+                    self.problem(location + ".payloadHex", "not an even number of hexadecimal digits")
+                }
             }
             if let name = send.as { self.checkTemplates(name, at: location + ".as") }
             self.checkInt(send.requestId, at: location + ".requestId")

@@ -176,6 +176,9 @@ public enum TokenSpec: Sendable, Hashable, CustomStringConvertible {
     case extraClaims
     /// `extra-header`: a valid token whose JOSE header also holds members Spec/15-tokens.md does not define (TOK-6).
     case extraHeader
+    /// `nested-claims:<levels>`: a valid token whose claims set nests JSON arrays `levels` deep, the claims object
+    /// itself being level 1 (TOK-28).
+    case nestedClaims(Int)
     /// `raw:<text>`: exactly this text.
     case raw(String)
 
@@ -193,6 +196,10 @@ public enum TokenSpec: Sendable, Hashable, CustomStringConvertible {
                 self = .wrongUser(String(text.dropFirst(11)))
             } else if text.hasPrefix("ttl:"), let seconds = Int64(text.dropFirst(4)), seconds > 0 {
                 self = .ttl(seconds)
+            } else if text.hasPrefix("nested-claims:"), let levels = Int(text.dropFirst(14)),
+                TokenKind.nestedClaimsLevels.contains(levels)
+            {
+                self = .nestedClaims(levels)
             } else if text.hasPrefix("raw:") {
                 self = .raw(String(text.dropFirst(4)))
             } else {
@@ -212,6 +219,7 @@ public enum TokenSpec: Sendable, Hashable, CustomStringConvertible {
         case .ttl(let seconds): "ttl:\(seconds)"
         case .extraClaims: "extra-claims"
         case .extraHeader: "extra-header"
+        case .nestedClaims(let levels): "nested-claims:\(levels)"
         case .raw(let text): "raw:\(text)"
         }
     }
@@ -232,6 +240,12 @@ public enum TokenKind: Sendable, Hashable, CustomStringConvertible {
     case extraClaims
     /// Valid now, with members that Spec/15-tokens.md does not define added to the JOSE header (TOK-6).
     case extraHeader
+    /// Valid now, with a claim `x-herald-depth` of nested arrays that makes the claims set `levels` deep, the claims
+    /// object being level 1 (TOK-28).
+    case nestedClaims(levels: Int)
+
+    /// The nesting depths a `nested-claims:<levels>` token may ask for.
+    public static let nestedClaimsLevels = 2...4096
 
     /// `valid`, `expired`, `wrong-app`, `ttl:<seconds>`, `extra-claims` or `extra-header` (the value of
     /// `HERALD_TOKEN_KIND`).
@@ -243,6 +257,7 @@ public enum TokenKind: Sendable, Hashable, CustomStringConvertible {
         case .ttl(let seconds): "ttl:\(seconds)"
         case .extraClaims: "extra-claims"
         case .extraHeader: "extra-header"
+        case .nestedClaims(let levels): "nested-claims:\(levels)"
         }
     }
 }
@@ -360,6 +375,18 @@ public struct SecretTokenSource: TokenSource {
             return try await TokenMinter.sign(
                 headerJSON: Self.objectText(Self.standardHeader + Self.extraHeaderMembers),
                 claimsJSON: Self.objectText(self.standardClaims(request, now: now)),
+                secret: self.secret
+            )
+        case .nestedClaims(let levels):
+            // The claims object is level 1; `levels - 1` arrays nest inside it.
+            let arrays = levels - 1
+            let depthClaim =
+                "\"x-herald-depth\":" + String(repeating: "[", count: arrays)
+                + String(repeating: "]", count: arrays)
+            let standard = Self.objectText(self.standardClaims(request, now: now))
+            return try await TokenMinter.sign(
+                headerJSON: Self.objectText(Self.standardHeader),
+                claimsJSON: standard.dropLast() + "," + depthClaim + "}",
                 secret: self.secret
             )
         }

@@ -257,16 +257,17 @@ public enum Templating {
     }
 
     /// Every `${token:<kind>}` template text (without `${` `}`) in a JSON value, for producing tokens before
-    /// evaluation.
-    public static func tokenTemplates(in json: JSONValue) -> [String] {
+    /// evaluation. With a `context`, templates nested in the kind are expanded first, as evaluation will expand them
+    /// (`${token:ttl:${calc:${timer:tokenWillExpireLeadMs}/2000}}`).
+    public static func tokenTemplates(in json: JSONValue, context: TemplateContext? = nil) -> [String] {
         switch json {
         case .string(let text):
             guard let parts = try? Self.parse(text) else { return [] }
-            return Self.tokenTemplates(in: parts)
+            return Self.tokenTemplates(in: parts, context: context)
         case .array(let elements):
-            return elements.flatMap { Self.tokenTemplates(in: $0) }
+            return elements.flatMap { Self.tokenTemplates(in: $0, context: context) }
         case .object(let members):
-            return members.keys.sorted().flatMap { Self.tokenTemplates(in: members[$0]!) }
+            return members.keys.sorted().flatMap { Self.tokenTemplates(in: members[$0]!, context: context) }
         default:
             return []
         }
@@ -608,13 +609,18 @@ public enum Templating {
         }
     }
 
-    private static func tokenTemplates(in parts: [Part]) -> [String] {
+    private static func tokenTemplates(in parts: [Part], context: TemplateContext?) -> [String] {
         var result: [String] = []
         for part in parts {
             guard case .template(let inner) = part else { continue }
-            result += Self.tokenTemplates(in: inner)
-            let expression = inner.map { if case .literal(let text) = $0 { text } else { "" } }.joined()
-            if expression.hasPrefix("token:") { result.append(expression) }
+            result += Self.tokenTemplates(in: inner, context: context)
+            let literal = inner.map { if case .literal(let text) = $0 { text } else { "" } }.joined()
+            guard literal.hasPrefix("token:") else { continue }
+            if let context, let expanded = try? Self.interpolate(inner, in: context) {
+                result.append(expanded)
+            } else {
+                result.append(literal)
+            }
         }
         return result
     }

@@ -16,7 +16,7 @@ public struct RequirementIndex: Sendable {
     public private(set) var removedIDs: Set<String>
 
     /// The version of the specification written into `requirements.json`.
-    public static let specVersion = "1.0"
+    public static let specVersion = "1.0.1"
     /// The command that regenerates `requirements.json`, written into the file.
     public static let generatedBy = "herald spec requirements --write"
     /// The file name of the generated index inside the Spec directory.

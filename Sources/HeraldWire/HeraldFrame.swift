@@ -131,7 +131,7 @@ public struct HeraldFrame: Hashable, Sendable {
 
     /// Decodes the payload as the opcode's message type (FRM-11 to FRM-13).
     ///
-    /// Decoding uses `BinaryDecodingOptions` with a message depth limit of 100 and keeps unknown fields.
+    /// Decoding uses `BinaryDecodingOptions` with the nesting limit of FRM-29 (100 levels below the top-level message) and keeps unknown fields.
     /// A known field sent with the wrong wire type is rejected, although SwiftProtobuf alone would keep it
     /// as an unknown field; so are a 10-byte varint that does not fit in 64 bits (FRM-27), which SwiftProtobuf
     /// alone would truncate, and a length prefix longer than 5 bytes (FRM-28), which it would accept.

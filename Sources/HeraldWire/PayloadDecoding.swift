@@ -9,13 +9,15 @@ import Foundation
 
 /// Payload decoding with the Herald rules of FRM-11 to FRM-13.
 enum PayloadDecoding {
-    /// The nesting limit of FRM-11: messages (and unknown groups) nested deeper than this are malformed.
-    static let messageDepthLimit = 100
+    /// The nesting limit of FRM-11 and FRM-29: sub-messages and groups (known or unknown) nested more than this many
+    /// levels below the top-level message are malformed.
+    static let nestingLimit = 100
 
-    /// The decoding options: depth limit 100, unknown fields kept (FRM-12).
+    /// The decoding options: nesting limit 100, unknown fields kept (FRM-12).
     static var options: BinaryDecodingOptions {
         var options = BinaryDecodingOptions()
-        options.messageDepthLimit = Self.messageDepthLimit
+        // SwiftProtobuf counts the top-level message as one level; FRM-29 counts it as level 0.
+        options.messageDepthLimit = Self.nestingLimit + 1
         options.discardUnknownFields = false
         return options
     }

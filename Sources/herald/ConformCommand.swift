@@ -39,7 +39,7 @@ extension Herald.Conform {
 
                 Tokens for an external TARGET: --app-secret or --app-secret-file mint them (HS256, Spec/15-tokens.md); \
                 --token-command runs a shell command per token with HERALD_APP_ID, HERALD_USER and \
-                HERALD_TOKEN_KIND (valid, expired, wrong-app, ttl:SECONDS, extra-claims, extra-header) set, which \
+                HERALD_TOKEN_KIND (valid, expired, wrong-app, ttl:SECONDS, extra-claims, extra-header, nested-claims:LEVELS) set, which \
                 prints the token, or exits 2 when it cannot make that kind (the case is then not applicable). Without \
                 any of them the empty token is used (app-ID-only servers) and cases needing other tokens are not \
                 applicable.

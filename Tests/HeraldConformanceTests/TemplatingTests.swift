@@ -140,6 +140,16 @@ struct TemplatingTests {
         #expect(Templating.tokenTemplates(in: .object(["t": .string("${token:expired}")])) == ["token:expired"])
     }
 
+    @Test("Templates nested in a token kind are expanded before the token is made, as evaluation expands them")
+    func nestedTokenKind() throws {
+        var context = self.context()
+        let json = JSONValue.object(["token": .string("${token:ttl:${calc:(${limit:maxChannelsJoined}+2)/2}}")])
+        let expressions = Templating.tokenTemplates(in: json, context: context)
+        #expect(expressions == ["token:ttl:11"])
+        context.tokens["token:ttl:11"] = "minted"
+        #expect(try Templating.resolve(json: json, in: context) == .object(["token": .string("minted")]))
+    }
+
     @Test("$generate builds arrays sized from limits; ${index} counts the elements; generators nest")
     func generate() throws {
         var context = self.context()

@@ -200,7 +200,7 @@ import Testing
                       "text" : "Servers MUST listen."
                     }
                   ],
-                  "specVersion" : "1.0"
+                  "specVersion" : "1.0.1"
                 }
 
                 """

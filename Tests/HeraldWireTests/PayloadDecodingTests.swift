@@ -138,11 +138,23 @@ import Testing
     }
 
     @Test func groupNestingLimitIsOneHundred() throws {
-        // The top-level message counts as one level, so 99 nested unknown groups are the most accepted.
-        let accepted = try Self.decode(.loginRequest, Self.nestedGroups(99))
-        #expect(accepted.unknownFields.data.count == Self.nestedGroups(99).count)
-        Self.expectMalformed(.loginRequest, Self.nestedGroups(100), "100 nested groups")
+        // FRM-29: the top-level message is level 0, so 100 nested unknown groups are the most accepted.
+        for depth in [1, 99, 100] {
+            let accepted = try Self.decode(.loginRequest, Self.nestedGroups(depth))
+            #expect(accepted.unknownFields.data.count == Self.nestedGroups(depth).count)
+        }
         Self.expectMalformed(.loginRequest, Self.nestedGroups(101), "101 nested groups")
+        Self.expectMalformed(.loginRequest, Self.nestedGroups(102), "102 nested groups")
+    }
+
+    @Test func knownSubMessagesAndGroupsShareTheNestingLimit() throws {
+        // MessageBody (field 2 of SendPeerMessageRequest) is level 1, so 99 groups inside it reach level 100.
+        func request(groupsInBody depth: Int) -> [UInt8] {
+            let body = Bytes.tag(1, 0) + [0x01] + Bytes.lengthDelimited(2, Array("hi".utf8)) + Self.nestedGroups(depth)
+            return Bytes.lengthDelimited(1, Array("bob".utf8)) + Bytes.lengthDelimited(2, body)
+        }
+        _ = try Self.decode(.sendPeerMessageRequest, request(groupsInBody: 99))
+        Self.expectMalformed(.sendPeerMessageRequest, request(groupsInBody: 100), "100 groups in a MessageBody")
     }
 
     @Test func nestedLengthDelimitedUnknownFieldsStayOpaque() throws {
