@@ -72,6 +72,7 @@ public struct TemplateContext: Sendable {
 /// | `${token:<kind>}` | a token for the acting actor's user (kinds as in `login.token`) |
 /// | `${index[±n]}` | the 0-based index of the element the innermost `$generate` builds |
 /// | `${calc:<expression>}` | integer arithmetic (`+ - * / %`, parentheses) on the expanded expression |
+/// | `${bytes:<text>}` | the number of UTF-8 bytes of the expanded text: `${bytes:${channel:c}}` |
 ///
 /// In JSON values, an object `{"$generate": {"count": n, "item": v}}` becomes an array of `n` elements (`n` a number
 /// or a template), each `v` evaluated with `${index}` set to its position.
@@ -83,7 +84,7 @@ public enum Templating {
     /// The template kinds, as written before the colon.
     public static let kinds = [
         "user", "channel", "app", "nonce", "capture", "request", "opcode", "i", "limit", "timer", "fill", "token",
-        "index", "calc",
+        "index", "calc", "bytes",
     ]
 
     /// The key of a generator object: `{"$generate": {"count": n, "item": v}}`.
@@ -486,6 +487,8 @@ public enum Templating {
             } catch {
                 throw TemplateError("${\(expression)}: \(error.description)")
             }
+        case "bytes":
+            return .int(Int64((argument ?? "").utf8.count))
         default:
             throw TemplateError(
                 "unknown template ${\(expression)}; known: " + Self.kinds.map { "${\($0)…}" }.joined(separator: ", ")
@@ -596,6 +599,8 @@ public enum Templating {
                 return "${\(expression)}: unknown token kind; see the login step"
             }
             return nil
+        case "bytes":
+            return argument == nil ? "${bytes} needs a colon, then the text to measure: ${bytes:<text>}" : nil
         case "calc":
             guard let argument, !argument.isEmpty else { return "${calc} needs an expression" }
             do throws(IntegerArithmetic.Failure) {

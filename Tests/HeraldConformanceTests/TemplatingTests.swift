@@ -268,4 +268,25 @@ struct TemplatingTests {
         #expect(Templating.problems(in: "${calc:${limit:maxChannelsJoined}*2}").isEmpty)
         #expect(Templating.problems(in: "${calc}") == ["${calc} needs an expression"])
     }
+
+    @Test("${bytes:…}: the UTF-8 length of the expanded text, for strings of an exact byte length")
+    func bytes() throws {
+        let context = self.context()
+        #expect(try Templating.resolve("${bytes:abc}", in: context) == .int(3))
+        #expect(try Templating.resolve("${bytes:\u{E9}\u{20AC}}", in: context) == .int(5))
+        #expect(try Templating.resolve("${bytes:}", in: context) == .int(0))
+        #expect(try Templating.resolve("${bytes:a:b}", in: context) == .int(3))
+        let channel = context.channelID("c")
+        #expect(try Templating.resolve("${bytes:${channel:c}}", in: context) == .int(Int64(channel.utf8.count)))
+        let padded = try Templating.resolve(
+            "${channel:c}${fill:${calc:${limit:maxChannelsJoined}-${bytes:${channel:c}}}}",
+            in: context
+        )
+        #expect(padded.stringValue?.utf8.count == 20)
+        #expect(padded.stringValue?.hasPrefix(channel) == true)
+        #expect(Templating.problems(in: "${bytes:${user:alice}} ${bytes:x}").isEmpty)
+        #expect(
+            Templating.problems(in: "${bytes}") == ["${bytes} needs a colon, then the text to measure: ${bytes:<text>}"]
+        )
+    }
 }
