@@ -291,6 +291,21 @@ def summary_line(counts: dict) -> str:
     return line
 
 
+def markdown(results: list[dict]) -> str:
+    """The results as a Markdown table (for Benchmarks/mutation/RESULTS.md)."""
+    lines = ["| Mutant | Requirement | Chapter | Result | Killed by |", "|---|---|---|---|---|"]
+    for result in results:
+        killers = result["killedBy"]
+        if result["status"] == "killed":
+            shown = ", ".join(f"`{k}`" for k in killers[:3]) + (f" (+{len(killers) - 3})" if len(killers) > 3 else "")
+            shown = shown or result["detail"]
+        else:
+            shown = result["detail"].replace("|", "\\|")
+        lines.append(f"| `{result['id']}` | {result['requirement']} | {result['chapter']} | {result['status']} | "
+                     f"{shown} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="Scripts/mutation/run.sh", description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated mutant ids (or id prefixes such as 012) to run")
@@ -369,6 +384,7 @@ def main() -> int:
         }
         results_path.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        results_path.with_suffix(".md").write_text(markdown(results), encoding="utf-8")
 
     try:
         written, removed = sync(tree)
