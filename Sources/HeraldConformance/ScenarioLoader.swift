@@ -548,6 +548,12 @@ private struct CaseChecker {
             self.checkInt(none.forMs, at: location + ".forMs")
         case .sync, .drop:
             break
+        case .restartTarget(let restart):
+            // A restart ends every other case's connections: such a case runs alone (Runner.run).
+            if !scenario.exclusive {
+                self.problem(location, "restartTarget needs a case with \"exclusive\": true")
+            }
+            self.checkInt(restart.withinMs, at: location + ".withinMs")
         case .webSocketUpgrade(let upgrade):
             if !(100...599).contains(upgrade.expectStatus) {
                 self.problem(location + ".expectStatus", "\(upgrade.expectStatus) is not an HTTP status")
@@ -616,7 +622,7 @@ private struct CaseChecker {
             if let requestType = self.requestTypes[response] {
                 let info = ProtoJSON.info(forType: requestType)
                 if let responseOpcode = info?.responseOpcode {
-                    let responseName = HeraldOpcodeTable.info(for: responseOpcode)?.name
+                    let responseName = HeraldOpcodeTable.infoIncludingExtensions(for: responseOpcode)?.name
                     if type == nil { type = responseName }
                 } else if type == nil {
                     self.problem(location + ".response", "\(requestType) has no response type; give type")
