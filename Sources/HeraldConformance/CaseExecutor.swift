@@ -739,7 +739,10 @@ private final class CaseRun {
             }
             if requestsEverything {
                 let granted = welcome["capabilities"]?.arrayValue?.compactMap(\.stringValue) ?? []
-                let missing = self.scenario.capabilities.filter { !granted.contains($0) }
+                // Test control is never granted to a Hello that asks for everything (Spec/18-test-control.md).
+                let missing = self.scenario.capabilities.filter {
+                    !granted.contains($0) && $0 != RunnerTestControl.capability
+                }
                 if !missing.isEmpty {
                     throw StepStop.notApplicable("the target does not grant " + missing.joined(separator: ", "))
                 }

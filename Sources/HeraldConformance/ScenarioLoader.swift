@@ -319,7 +319,8 @@ private struct CaseChecker {
     /// `as` name → message name of the request.
     var requestTypes: [String: String] = [:]
 
-    static let capabilityNames = Set(Capability.allV1.map(\.name))
+    /// The v1 capabilities and the extensions the suite knows (`herald.test-control`, Spec/18-test-control.md).
+    static let capabilityNames = Set((Capability.allV1 + [.testControl]).map(\.name))
     static let transportNames: Set<String> = ["tcp", "tls", "ws", "wss"]
     static let timerNames = Set(FieldTable.fields(of: Herald_V1_ServerTimers.self).map(\.jsonName))
 
@@ -357,7 +358,7 @@ private struct CaseChecker {
         for capability in scenario.capabilities where !Self.capabilityNames.contains(capability) {
             self.problem(
                 "capabilities",
-                "\"\(capability)\" is not a Herald v1 capability ("
+                "\"\(capability)\" is not a Herald v1 capability or a known extension ("
                     + Self.capabilityNames.sorted().joined(separator: ", ") + ")"
             )
         }
