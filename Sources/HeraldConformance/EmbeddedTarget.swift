@@ -135,7 +135,10 @@ public struct EmbeddedTarget: Sendable {
         defer { try? FileManager.default.removeItem(at: data) }
         let key = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         return try await HeraldServer.withRunningServer(
-            configuration: Self.configuration(testControlKey: key, dataDirectory: data.appendingPathComponent("main").path),
+            configuration: Self.configuration(
+                testControlKey: key,
+                dataDirectory: data.appendingPathComponent("main").path
+            ),
             logger: logger
         ) { _, listeners in
             try await HeraldServer.withRunningServer(

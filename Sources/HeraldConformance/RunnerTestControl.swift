@@ -109,7 +109,9 @@ public enum RunnerTestControl {
             case .frame(let frame) where frame.typeName == "Disconnect" && mode == .graceful:
                 let reason = (try? frame.frame.decodeMessage(as: Herald_V1_Disconnect.self))?.reason
                 guard reason == .serverShutdown else {
-                    throw Failure.fail("a graceful restart sent Disconnect \(String(describing: reason)), not SERVER_SHUTDOWN")
+                    throw Failure.fail(
+                        "a graceful restart sent Disconnect \(String(describing: reason)), not SERVER_SHUTDOWN"
+                    )
                 }
                 sawShutdown = true
             case .frame(let frame):

@@ -78,7 +78,10 @@ extension HeraldEngine {
         guard let key = self.configuration.testControlKey,
             Self.constantTimeEquals(Array(request.key.utf8), key)
         else {
-            self.logger.warning("refused a test-control request with a wrong key", metadata: ["connection": "\(connection.id)"])
+            self.logger.warning(
+                "refused a test-control request with a wrong key",
+                metadata: ["connection": "\(connection.id)"]
+            )
             answer(.notAuthorized, "the key does not match the server's test-control key")
             return
         }

@@ -18,7 +18,10 @@ struct TestControlRunnerTests {
         #expect(throws: ScenarioLoadError.self) {
             try loader.load(files: [(name: "04-handshake.json", data: LoaderFixtures.file(plain))])
         }
-        let exclusive = plain.replacingOccurrences(of: #""level": "MUST","#, with: #""level": "MUST", "exclusive": true,"#)
+        let exclusive = plain.replacingOccurrences(
+            of: #""level": "MUST","#,
+            with: #""level": "MUST", "exclusive": true,"#
+        )
         let corpus = try loader.load(files: [(name: "04-handshake.json", data: LoaderFixtures.file(exclusive))])
         #expect(corpus.cases.first?.scenario.exclusive == true)
     }

@@ -34,7 +34,11 @@ extension TestClient {
         configure(&request)
         let id = self.takeRequestID()
         await self.send(
-            frame: try! HeraldFrame(extensionOpcode: HeraldOpcodeTable.testControlRequest, requestID: id, message: request)
+            frame: try! HeraldFrame(
+                extensionOpcode: HeraldOpcodeTable.testControlRequest,
+                requestID: id,
+                message: request
+            )
         )
         self.pull()
         guard let index = self.inbox.firstIndex(where: { $0.requestID == id }) else {
@@ -80,7 +84,13 @@ struct TestControlTests {
         let h = try harness()
         let alice = await h.login("alice")
         let admin = await h.connect(hello: adminHello)
-        let refused = await admin.control({ $0.removeUser.userID = "alice"; $0.removeUser.appID = testAppID }, key: "x")
+        let refused = await admin.control(
+            {
+                $0.removeUser.userID = "alice"
+                $0.removeUser.appID = testAppID
+            },
+            key: "x"
+        )
         #expect(refused.result == .notAuthorized)
         #expect(alice.drain().isEmpty && !alice.sink.isClosed)
         #expect(await admin.control { _ in }.result == .invalidArgument)
@@ -110,8 +120,19 @@ struct TestControlTests {
     func bans() async throws {
         let h = try harness()
         let admin = await h.connect(hello: adminHello)
-        #expect(await admin.control { $0.banUser.appID = testAppID; $0.banUser.userID = "bob"; $0.banUser.durationMs = 1000 }.result == .ok)
-        #expect(await admin.control { $0.banUser.appID = testAppID; $0.banUser.userID = "carol" }.result == .ok)
+        #expect(
+            await admin.control {
+                $0.banUser.appID = testAppID
+                $0.banUser.userID = "bob"
+                $0.banUser.durationMs = 1000
+            }.result == .ok
+        )
+        #expect(
+            await admin.control {
+                $0.banUser.appID = testAppID
+                $0.banUser.userID = "carol"
+            }.result == .ok
+        )
         let bob = await h.connect()
         #expect(await bob.request(loginRequest("bob"), expecting: Herald_V1_LoginResponse.self).result == .rejected)
         await h.advance(by: 999)
@@ -123,7 +144,12 @@ struct TestControlTests {
         await h.advance(by: 60_000)
         let carol = await h.connect()
         #expect(await carol.request(loginRequest("carol"), expecting: Herald_V1_LoginResponse.self).result == .rejected)
-        #expect(await admin.control { $0.liftBan.appID = testAppID; $0.liftBan.userID = "carol" }.result == .ok)
+        #expect(
+            await admin.control {
+                $0.liftBan.appID = testAppID
+                $0.liftBan.userID = "carol"
+            }.result == .ok
+        )
         let carol2 = await h.connect()
         #expect(await carol2.request(loginRequest("carol"), expecting: Herald_V1_LoginResponse.self).result == .ok)
     }
@@ -169,12 +195,29 @@ struct TestControlTests {
             lifetimeSeconds: 3600
         )
         let alice = await h.connect()
-        let login = await alice.request(loginRequest("alice", app: "strict", token: token), expecting: Herald_V1_LoginResponse.self)
+        let login = await alice.request(
+            loginRequest("alice", app: "strict", token: token),
+            expecting: Herald_V1_LoginResponse.self
+        )
         #expect(login.result == .ok)
         _ = alice.drain()
         let admin = await h.connect(hello: adminHello)
-        #expect(await admin.control { $0.failNext.appID = "strict"; $0.failNext.userID = "alice"; $0.failNext.operation = .renewToken; $0.failNext.failure = .internal }.result == .ok)
-        #expect(await admin.control { $0.failNext.appID = "strict"; $0.failNext.userID = "alice"; $0.failNext.operation = .renewToken; $0.failNext.failure = .overrun }.result == .unsupported)
+        #expect(
+            await admin.control {
+                $0.failNext.appID = "strict"
+                $0.failNext.userID = "alice"
+                $0.failNext.operation = .renewToken
+                $0.failNext.failure = .internal
+            }.result == .ok
+        )
+        #expect(
+            await admin.control {
+                $0.failNext.appID = "strict"
+                $0.failNext.userID = "alice"
+                $0.failNext.operation = .renewToken
+                $0.failNext.failure = .overrun
+            }.result == .unsupported
+        )
         let longer = try await TokenMinter.mint(
             appID: "strict",
             userID: "alice",
@@ -187,7 +230,12 @@ struct TestControlTests {
             expecting: Herald_V1_RenewTokenResponse.self
         )
         #expect(renewal.result == .failure && renewal.token == longer)
-        #expect(await admin.control { $0.expireToken.appID = "strict"; $0.expireToken.userID = "alice" }.result == .ok)
+        #expect(
+            await admin.control {
+                $0.expireToken.appID = "strict"
+                $0.expireToken.userID = "alice"
+            }.result == .ok
+        )
         let frames = alice.drain()
         #expect(frames.map(\.opcode) == [.tokenExpired, .connectionStateChanged, .disconnect])
         #expect(try frames[0].decodeMessage(as: Herald_V1_TokenExpired.self).tokenExpiresMs == login.tokenExpiresMs)
@@ -203,7 +251,9 @@ struct TestControlTests {
 
     @Test("TCTL-11: restart hands the mode to the host after writing the response")
     func restartRequest() async throws {
-        var configuration = EngineConfiguration(apps: [AppCredentials(appID: testAppID, secrets: [], allowsTokenlessLogin: true)])
+        var configuration = EngineConfiguration(apps: [
+            AppCredentials(appID: testAppID, secrets: [], allowsTokenlessLogin: true)
+        ])
         configuration.testControlKey = Array(key.utf8)
         let (requests, continuation) = AsyncStream.makeStream(of: TestControlRestartMode.self)
         let engine = try HeraldEngine(

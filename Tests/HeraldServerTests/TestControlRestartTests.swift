@@ -16,7 +16,11 @@ struct TestControlRestartTests {
         request.restart.mode = mode
         let id = admin.takeRequestID()
         try await admin.send(
-            frame: try HeraldFrame(extensionOpcode: HeraldOpcodeTable.testControlRequest, requestID: id, message: request)
+            frame: try HeraldFrame(
+                extensionOpcode: HeraldOpcodeTable.testControlRequest,
+                requestID: id,
+                message: request
+            )
         )
         let response = try await admin.response(to: id, as: Herald_V1_TestControlResponse.self)
         #expect(response.result == .ok)
@@ -24,7 +28,9 @@ struct TestControlRestartTests {
 
     @Test("TCTL-12, PEER-36: a crash closes every connection without a frame; CACHED_BY_SERVER messages survive it")
     func crashKeepsCachedMessages() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-crash-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "herald-crash-\(UUID().uuidString)"
+        )
         defer { try? FileManager.default.removeItem(at: directory) }
         let configuration = testConfiguration {
             $0.dataDirectory = directory.path
@@ -56,7 +62,9 @@ struct TestControlRestartTests {
         }
     }
 
-    @Test("TCTL-11, HS-57: a graceful restart sends Disconnect SERVER_SHUTDOWN everywhere, then serves on the same port")
+    @Test(
+        "TCTL-11, HS-57: a graceful restart sends Disconnect SERVER_SHUTDOWN everywhere, then serves on the same port"
+    )
     func gracefulRestart() async throws {
         let configuration = testConfiguration { $0.engine.testControlKey = Array(Self.key.utf8) }
         try await withTestServer(configuration) { server, listeners in
