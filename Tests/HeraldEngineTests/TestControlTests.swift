@@ -1,6 +1,7 @@
 import HeraldEngine
 import HeraldMessages
 import HeraldWire
+import SwiftProtobuf
 import Testing
 
 private let key = "test-control-key"
@@ -141,7 +142,7 @@ struct TestControlTests {
         await h.advance(by: 1)
         let bob3 = await h.connect()
         #expect(await bob3.request(loginRequest("bob"), expecting: Herald_V1_LoginResponse.self).result == .ok)
-        await h.advance(by: 60_000)
+        await h.advance(by: 5000)
         let carol = await h.connect()
         #expect(await carol.request(loginRequest("carol"), expecting: Herald_V1_LoginResponse.self).result == .rejected)
         #expect(

@@ -3,6 +3,7 @@ import HeraldEngine
 import HeraldMessages
 import HeraldServer
 import HeraldWire
+import NIOCore
 import Testing
 
 @Suite("Test-control restarts (Spec/18-test-control.md)")
@@ -15,13 +16,16 @@ struct TestControlRestartTests {
         request.key = Self.key
         request.restart.mode = mode
         let id = admin.takeRequestID()
-        try await admin.send(
-            frame: try HeraldFrame(
-                extensionOpcode: HeraldOpcodeTable.testControlRequest,
-                requestID: id,
-                message: request
-            )
+        // TestClient.send(frame:) validates against the v1 table; the extension frame is written as it is.
+        let frame = try HeraldFrame(
+            extensionOpcode: HeraldOpcodeTable.testControlRequest,
+            requestID: id,
+            message: request
         )
+        var bytes = ByteBuffer()
+        frame.header.write(to: &bytes)
+        bytes.writeImmutableBuffer(frame.payload)
+        try await admin.sendRaw(bytes)
         let response = try await admin.response(to: id, as: Herald_V1_TestControlResponse.self)
         #expect(response.result == .ok)
     }
@@ -94,6 +98,7 @@ struct TestControlRestartTests {
             try await client.sendRaw([0x48, 0x52, 1, 0, 0xF0, 0x01, 0, 0, 0, 9, 0, 0, 0, 0])
             let (_, error) = try await client.expect(Herald_V1_ProtocolError.self)
             #expect(error.code == "unknown-opcode" && error.requestID == 9)
+            try await client.expect(Herald_V1_Disconnect.self)
             _ = try await client.expectClose()
         }
     }
