@@ -4,6 +4,14 @@ import HeraldWire
 import NIOCore
 import SwiftProtobuf
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The runner's side of test control (Spec/18-test-control.md): the probe for the capability and the restart of the
 /// target for `restartTarget` steps.
 public enum RunnerTestControl {
@@ -37,7 +45,7 @@ public enum RunnerTestControl {
             try await Self.restartWithTestControl(mode, key: key, environment: environment, recorder: recorder)
         } else if mode == .crash, let command = environment.restartCommand {
             recorder.recordTransport(actor: "-", event: "restart-command", detail: command)
-            let status = Self.runShell(command)
+            let status = await Self.runShell(command)
             guard status == 0 else {
                 throw Failure.error("--restart-command \(command) exited with status \(status)")
             }
@@ -146,18 +154,29 @@ public enum RunnerTestControl {
         throw Failure.fail("the target did not serve again within \(within) of the restart: \(last)")
     }
 
-    /// Runs `command` with `/bin/sh -c` and returns its exit status.
-    private static func runShell(_ command: String) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        do {
-            try process.run()
-        } catch {
-            return -1
+    /// Runs `command` with `/bin/sh -c` (the runner's environment and output) and returns its exit status.
+    ///
+    /// `posix_spawn` and `waitpid` rather than `Process`: a restart command typically leaves a new server process
+    /// behind, and Foundation's `Process.waitUntilExit()` on Linux was seen not to return for such a command. The wait
+    /// blocks a Dispatch thread, not one of the concurrency pool.
+    private static func runShell(_ command: String) async -> Int32 {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            DispatchQueue.global().async {
+                var pid = pid_t()
+                let arguments = ["/bin/sh", "-c", command]
+                var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+                defer { for pointer in argv { free(pointer) } }
+                let spawned = posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ)
+                guard spawned == 0 else {
+                    continuation.resume(returning: -1)
+                    return
+                }
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                // WIFEXITED / WEXITSTATUS: the low 7 bits are 0 for a normal exit; the status is in the next byte.
+                continuation.resume(returning: status & 0x7F == 0 ? (status >> 8) & 0xFF : -1)
+            }
         }
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 }
 
