@@ -151,7 +151,7 @@ public struct CaseBudget: Sendable, Hashable, CustomStringConvertible {
                 // Members run `concurrency` at a time: their timer waits overlap within a round.
                 let rounds = (size + concurrency - 1) / concurrency
                 self.walk(body.steps, times: times * max(1, rounds))
-            case .send, .sendRaw, .ack, .sync, .drop, .webSocketUpgrade:
+            case .send, .sendRaw, .ack, .sync, .drop, .webSocketUpgrade, .restartTarget:
                 break
             }
         }

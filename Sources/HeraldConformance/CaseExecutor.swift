@@ -60,6 +60,11 @@ public struct ExecutionEnvironment: Sendable {
     /// Whether the case runs alone (the rerun of an ``Verdict/error`` case): a connection or handshake that does not
     /// complete in time is then the target's fault (`fail`), not the runner's (`error`).
     public var alone = false
+    /// The target's test-control key (`${testControlKey}`, `restartTarget`); `nil` when the run has none.
+    public var testControlKey: String?
+    /// A shell command that restarts the target abruptly (`--restart-command`), for `restartTarget` in crash mode
+    /// when the target does not grant test control.
+    public var restartCommand: String?
 
     /// Creates an environment.
     public init(
@@ -227,6 +232,10 @@ public struct CaseExecutor: Sendable {
             return "the case needs an app in app-ID-only mode (Spec/15-tokens.md §15.5); name one that the target "
                 + "serves with --app-id-only APPID"
         }
+        if scenario.capabilities.contains(RunnerTestControl.capability) && self.environment.testControlKey == nil {
+            return "the case needs test control (Spec/18-test-control.md): give the target's key with "
+                + "--test-control-key or --test-control-key-file"
+        }
         if let granted = self.environment.probe?.grantedCapabilities {
             let missing = scenario.capabilities.filter { !granted.contains($0) }
             if !missing.isEmpty {
@@ -377,6 +386,7 @@ private final class CaseRun {
         self.registry = registry
         self.progress = progress
         self.context = TemplateContext(nonce: environment.nonce, caseID: scenario.id, appID: environment.appID)
+        self.context.testControlKey = environment.testControlKey
         if let welcome = environment.probe?.welcome {
             self.context.limits = welcome["limits"]
             self.context.timers = welcome["timers"]
@@ -446,6 +456,7 @@ private final class CaseRun {
         case .sync(let body): try await self.sync(body.actor)
         case .waitTimer(let body): try await self.waitTimer(body)
         case .webSocketUpgrade(let body): try await self.webSocketUpgrade(body)
+        case .restartTarget(let body): try await self.restartTarget(body)
         case .drop(let body): await self.drop(body.actor)
         case .expectClosed(let body): try await self.expectClosed(body)
         case .forEach(let body): try await self.forEach(body, label: label)
@@ -739,7 +750,10 @@ private final class CaseRun {
             }
             if requestsEverything {
                 let granted = welcome["capabilities"]?.arrayValue?.compactMap(\.stringValue) ?? []
-                let missing = self.scenario.capabilities.filter { !granted.contains($0) }
+                // Test control is never granted to a Hello that asks for everything (Spec/18-test-control.md).
+                let missing = self.scenario.capabilities.filter {
+                    !granted.contains($0) && $0 != RunnerTestControl.capability
+                }
                 if !missing.isEmpty {
                     throw StepStop.notApplicable("the target does not grant " + missing.joined(separator: ", "))
                 }
@@ -873,6 +887,24 @@ private final class CaseRun {
         }
     }
 
+    private func restartTarget(_ step: RestartTargetStep) async throws {
+        let within = try step.withinMs.map { try Templating.integer($0, in: self.context) } ?? 30_000
+        do {
+            try await RunnerTestControl.restart(
+                step.mode,
+                environment: self.environment,
+                recorder: self.recorder,
+                within: self.environment.scaled(within)
+            )
+        } catch {
+            switch error {
+            case .notApplicable(let message): throw StepStop.notApplicable(message)
+            case .fail(let message): throw StepStop.fail(message)
+            case .error(let message): throw StepStop.error(message)
+            }
+        }
+    }
+
     private func webSocketUpgrade(_ step: WebSocketUpgradeStep) async throws {
         let connector = self.environment.connector
         guard connector.target.transport.isWebSocket else {
@@ -935,7 +967,7 @@ private final class CaseRun {
             requestID = id
             if typeName == nil,
                 let responseOpcode = ProtoJSON.info(forType: request.type)?.responseOpcode,
-                let info = HeraldOpcodeTable.info(for: responseOpcode)
+                let info = HeraldOpcodeTable.infoIncludingExtensions(for: responseOpcode)
             {
                 typeName = info.name
             }

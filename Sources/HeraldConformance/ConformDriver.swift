@@ -33,6 +33,13 @@ public struct ConformOptions: Sendable {
     /// cases with `"app": "app-id-only"`; without it those cases are not applicable. The embedded engine serves its
     /// own (``EmbeddedTarget/appIDOnlyAppID``).
     public var appIDOnly: String?
+    /// The test-control key of an external target (Spec/18-test-control.md); the embedded engine has its own.
+    public var testControlKey: String?
+    /// A file holding the test-control key of an external target (trailing line breaks removed).
+    public var testControlKeyFile: String?
+    /// A shell command that restarts an external target abruptly: `restartTarget` steps in crash mode use it when
+    /// the target does not grant `herald.test-control`.
+    public var restartCommand: String?
     /// List the selected cases instead of running them.
     public var list = false
     /// With ``list``: print JSON.
@@ -206,7 +213,13 @@ public struct ConformDriver: Sendable {
             } catch {
                 throw Exit(status: .usage, message: error.description)
             }
-            return try await self.run(context, target: target, targetLabel: target.url, tokens: try self.tokenSource())
+            return try await self.run(
+                context,
+                target: target,
+                targetLabel: target.url,
+                tokens: try self.tokenSource(),
+                testControlKey: try self.testControlKey()
+            )
         }
         let transport = HeraldTransport(rawValue: options.transport ?? "tcp") ?? .tcp
         return try await EmbeddedTarget.withRunning { embedded in
@@ -227,7 +240,8 @@ public struct ConformDriver: Sendable {
                     + alternates.map { ", \($0.transport.rawValue)-only cases over \($0.url)" }.joined() + ")",
                 tokens: embedded.tokenSource,
                 appID: EmbeddedTarget.appID,
-                appIDOnly: EmbeddedTarget.appIDOnlyAppID
+                appIDOnly: EmbeddedTarget.appIDOnlyAppID,
+                testControlKey: embedded.testControlKey
             )
         }
     }
@@ -249,7 +263,8 @@ public struct ConformDriver: Sendable {
         targetLabel: String,
         tokens: any TokenSource,
         appID: String? = nil,
-        appIDOnly: String? = nil
+        appIDOnly: String? = nil,
+        testControlKey: String? = nil
     ) async throws -> ConformExitStatus {
         let options = self.options
         let connector: ClientConnector
@@ -292,13 +307,23 @@ public struct ConformDriver: Sendable {
         let lag = RunnerLag()
         let sampler = Task { await lag.run() }
         defer { sampler.cancel() }
-        let probe: ProbeResult
+        var probe: ProbeResult
         do {
             probe = try await Runner.probe(
                 connector: connector,
                 timeout: .milliseconds(Int64(30_000 * max(options.timeoutScale, 0.1))),
                 lag: lag
             )
+            // Test control is granted only to a Hello that names it (Spec/18-test-control.md): a second probe asks.
+            if testControlKey != nil,
+                try await Runner.probeTestControl(
+                    connector: connector,
+                    timeout: .milliseconds(Int64(30_000 * max(options.timeoutScale, 0.1))),
+                    lag: lag
+                )
+            {
+                probe.grantedCapabilities.append(RunnerTestControl.capability)
+            }
         } catch {
             throw Exit(status: .unreachable, message: error.description)
         }
@@ -321,6 +346,8 @@ public struct ConformDriver: Sendable {
         )
         environment.activity = self.activity
         environment.lag = lag
+        environment.testControlKey = testControlKey
+        environment.restartCommand = options.restartCommand
         reporter.startTicker()
         defer { reporter.stop() }
         let concurrency = options.parallelism ?? Runner.defaultConcurrency
@@ -484,6 +511,17 @@ public struct ConformDriver: Sendable {
                     + "in app-ID-only mode) and secret"
             )
         }
+        if options.target == nil
+            && (options.testControlKey != nil || options.testControlKeyFile != nil || options.restartCommand != nil)
+        {
+            throw usage(
+                "--test-control-key, --test-control-key-file and --restart-command are for a TARGET; the embedded "
+                    + "engine enables test control with a key of its own"
+            )
+        }
+        if options.testControlKey != nil && options.testControlKeyFile != nil {
+            throw usage("give --test-control-key or --test-control-key-file, not both")
+        }
         if let appIDOnly = options.appIDOnly, appIDOnly.isEmpty {
             throw usage("--app-id-only needs the id of an app that the target serves in app-ID-only mode")
         }
@@ -504,6 +542,17 @@ public struct ConformDriver: Sendable {
             {
                 throw usage("cannot write \(path): \(directory) is not a directory")
             }
+        }
+    }
+
+    /// The test-control key of an external target, from `--test-control-key` or `--test-control-key-file`.
+    private func testControlKey() throws -> String? {
+        if let key = self.options.testControlKey { return key }
+        guard let file = self.options.testControlKeyFile else { return nil }
+        do {
+            return String(decoding: try AppSecretFile.read(path: file), as: UTF8.self)
+        } catch {
+            throw Exit(status: .usage, message: "--test-control-key-file \(file): \(error)")
         }
     }
 
@@ -542,12 +591,15 @@ public struct ConformDriver: Sendable {
         if let appIDOnly = options.appIDOnly { words += ["--app-id-only", appIDOnly] }
         if let file = options.appSecretFile { words += ["--app-secret-file", file] }
         if let command = options.tokenCommand { words += ["--token-command", command] }
+        if let file = options.testControlKeyFile { words += ["--test-control-key-file", file] }
+        if let command = options.restartCommand { words += ["--restart-command", command] }
         if let scenarios = options.scenarios { words += ["--scenarios", scenarios] }
         if let spec = options.spec { words += ["--spec", spec] }
         if options.timeoutScale != 1 { words += ["--timeout-scale", "\(options.timeoutScale)"] }
         if options.insecure { words.append("--insecure") }
         // Never the secret itself: the command names an environment variable to set.
-        let secret = options.appSecret == nil ? "" : " --app-secret \"$HERALD_APP_SECRET\""
+        var secret = options.appSecret == nil ? "" : " --app-secret \"$HERALD_APP_SECRET\""
+        if options.testControlKey != nil { secret += " --test-control-key \"$HERALD_TEST_CONTROL_KEY\"" }
         let prefix = ([options.programName] + words.map(Self.shellQuote)).joined(separator: " ") + secret
         return { id in prefix + " --filter " + Self.shellQuote(id) + " --verbose" }
     }

@@ -332,7 +332,11 @@ public struct ClientConnector: Sendable {
                     // a larger frame from the server is a framing failure of the case in which it arrives.
                     try pipeline.addHandler(
                         ByteToMessageHandler(
-                            HeraldFrameDecoder(maximumPayloadLength: HeraldFrameHeader.defaultMaximumPayloadLength)
+                            HeraldFrameDecoder(
+                                maximumPayloadLength: HeraldFrameHeader.defaultMaximumPayloadLength,
+                                // The runner reads the test-control responses it asks for (Spec/18-test-control.md).
+                                acceptedExtensions: HeraldOpcodeTable.extensions
+                            )
                         )
                     )
                     try pipeline.addHandler(StreamFrameHandler(shared: shared))
@@ -769,7 +773,8 @@ private final class WebSocketFrameHandler: ChannelInboundHandler {
                     self.shared.received(
                         try HeraldWire.decodeSingleFrame(
                             message,
-                            maximumPayloadLength: HeraldFrameHeader.defaultMaximumPayloadLength
+                            maximumPayloadLength: HeraldFrameHeader.defaultMaximumPayloadLength,
+                            acceptedExtensions: HeraldOpcodeTable.extensions
                         )
                     )
                 } catch {

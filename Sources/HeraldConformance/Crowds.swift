@@ -65,7 +65,7 @@ public enum Crowd {
         case .repeat(var body):
             body.steps = Self.steps(body.steps, of: crowd, for: member)
             return .repeat(body)
-        case .waitTimer, .forEach, .webSocketUpgrade:
+        case .waitTimer, .forEach, .webSocketUpgrade, .restartTarget:
             return step
         }
     }

@@ -8,8 +8,9 @@ import Logging
 /// The server listens on `127.0.0.1` port 0 (TCP, and WebSocket; a second server with the same settings serves TLS,
 /// with the certificate of ``EmbeddedTLSIdentity``), serves two apps — ``appID``, with the 32-byte
 /// ``appSecret`` and app-ID-only mode off so that token cases run, and ``appIDOnlyAppID`` in app-ID-only mode (its
-/// real tokens are verified under the same secret) — offers every v1 capability, keeps offline messages
-/// in memory, uses the default limits (except the two channel-size limits, ``crowdLimit``) and rate limits, and runs
+/// real tokens are verified under the same secret) — offers every v1 capability, enables test control
+/// (Spec/18-test-control.md) with a random ``testControlKey``, keeps offline messages in a temporary data directory
+/// (so that they survive a test-control restart, PEER-36), uses the default limits (except the two channel-size limits, ``crowdLimit``) and rate limits, and runs
 /// the short timers of ``timers`` so that the whole corpus finishes quickly. Limits and timers are advertised in
 /// `Welcome` as usual, so cases read them from there.
 public struct EmbeddedTarget: Sendable {
@@ -49,7 +50,14 @@ public struct EmbeddedTarget: Sendable {
     public static let crowdLimit = 16
 
     /// The server configuration of the embedded engine: TCP and WebSocket listeners on `127.0.0.1:0`.
-    public static func configuration() -> HeraldServerConfiguration {
+    ///
+    /// - Parameters:
+    ///   - testControlKey: Enables test control with this key; `nil` leaves it off.
+    ///   - dataDirectory: Where offline messages are kept; `nil` keeps them in memory.
+    public static func configuration(
+        testControlKey: String? = nil,
+        dataDirectory: String? = nil
+    ) -> HeraldServerConfiguration {
         var engine = EngineConfiguration(
             apps: [
                 AppCredentials(appID: Self.appID, secrets: [Self.appSecret], allowsTokenlessLogin: false),
@@ -60,7 +68,8 @@ public struct EmbeddedTarget: Sendable {
         engine.timers = Self.timers
         engine.limits.maxMemberEventChannelSize = Self.crowdLimit
         engine.limits.maxMembersListed = Self.crowdLimit
-        var configuration = HeraldServerConfiguration(engine: engine, dataDirectory: nil)
+        engine.testControlKey = testControlKey.map { Array($0.utf8) }
+        var configuration = HeraldServerConfiguration(engine: engine, dataDirectory: dataDirectory)
         configuration.tcp = ListenAddress(host: "127.0.0.1", port: 0)
         configuration.webSocket = ListenAddress(host: "127.0.0.1", port: 0)
         configuration.secureWebSocket = nil
@@ -73,8 +82,12 @@ public struct EmbeddedTarget: Sendable {
     /// TCP or TLS, so TLS needs a second server.)
     ///
     /// - Parameter files: Where ``EmbeddedTLSIdentity`` wrote the certificate and the key.
-    public static func tlsConfiguration(files: TLSFiles) -> HeraldServerConfiguration {
-        var configuration = Self.configuration()
+    public static func tlsConfiguration(
+        files: TLSFiles,
+        testControlKey: String? = nil,
+        dataDirectory: String? = nil
+    ) -> HeraldServerConfiguration {
+        var configuration = Self.configuration(testControlKey: testControlKey, dataDirectory: dataDirectory)
         configuration.webSocket = nil
         configuration.tls = files
         return configuration
@@ -85,6 +98,9 @@ public struct EmbeddedTarget: Sendable {
 
     /// The certificate the `tls` listener presents; the runner trusts exactly this file for it.
     public var trustRootsFile: String?
+
+    /// The test-control key of both servers (Spec/18-test-control.md), random per run.
+    public var testControlKey: String = ""
 
     /// The target of the listener of `transport` (`tcp`, `ws` or `tls`), if there is one.
     public func target(for transport: HeraldTransport) -> Target? {
@@ -115,19 +131,30 @@ public struct EmbeddedTarget: Sendable {
     ) async throws -> Result {
         let identity = try EmbeddedTLSIdentity.writeFiles()
         defer { try? FileManager.default.removeItem(at: identity.directory) }
-        return try await HeraldServer.withRunningServer(configuration: Self.configuration(), logger: logger) {
-            _,
-            listeners in
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("herald-conform-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let key = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        return try await HeraldServer.withRunningServer(
+            configuration: Self.configuration(
+                testControlKey: key,
+                dataDirectory: data.appendingPathComponent("main").path
+            ),
+            logger: logger
+        ) { _, listeners in
             try await HeraldServer.withRunningServer(
-                configuration: Self.tlsConfiguration(files: identity.files),
+                configuration: Self.tlsConfiguration(
+                    files: identity.files,
+                    testControlKey: key,
+                    dataDirectory: data.appendingPathComponent("tls").path
+                ),
                 logger: logger
             ) { _, tlsListeners in
-                try await body(
-                    EmbeddedTarget(
-                        listeners: listeners + tlsListeners,
-                        trustRootsFile: identity.files.certificateChainPath
-                    )
+                var target = EmbeddedTarget(
+                    listeners: listeners + tlsListeners,
+                    trustRootsFile: identity.files.certificateChainPath
                 )
+                target.testControlKey = key
+                return try await body(target)
             }
         }
     }

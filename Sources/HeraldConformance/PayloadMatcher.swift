@@ -56,9 +56,10 @@ public enum ProtoJSON {
         }
     }
 
-    /// The opcode table entry for a message name without package (`JoinChannelRequest`).
+    /// The opcode table entry for a message name without package (`JoinChannelRequest`); the extension opcodes
+    /// of ``HeraldOpcodeTable/extensions`` (`TestControlRequest`) are found too.
     public static func info(forType name: String) -> HeraldOpcodeInfo? {
-        HeraldOpcodeTable.info(forMessageName: "herald.v1." + name)
+        HeraldOpcodeTable.infoIncludingExtensions(forMessageName: "herald.v1." + name)
     }
 
     private static func decode<M: SwiftProtobuf.Message>(_ type: M.Type, _ text: String) throws -> M {

@@ -47,7 +47,8 @@ public struct Runner: Sendable {
     /// one at a time, so that hundreds of crowd connections do not starve the other cases' clients. A case that ends
     /// in ``Verdict/error`` (the runner's own client could not connect or complete its handshake or login in time)
     /// is run once more alone after the others; its result keeps the first attempt in
-    /// ``CaseResult/firstAttempt``.
+    /// ``CaseResult/firstAttempt``. Cases marked ``ScenarioCase/exclusive`` (they restart the target) run one at a
+    /// time after all the others, with no other case in flight.
     ///
     /// - Parameter progress: Called when each case starts and finishes (from any task); a case that is rerun is
     ///   reported finished once, with its final result.
@@ -57,7 +58,10 @@ public struct Runner: Sendable {
     ) async -> [CaseResult] {
         let executor = CaseExecutor(environment: self.environment)
         let total = cases.count
-        let order = Self.schedule(cases, welcome: self.environment.probe?.welcome)
+        // Cases that restart the target run alone after all others (below), so no other case is in flight.
+        let order = Self.schedule(cases, welcome: self.environment.probe?.welcome).filter {
+            !cases[$0].scenario.exclusive
+        }
         let crowdGate = AsyncGate()
         var results = [CaseResult?](repeating: nil, count: total)
         await withTaskGroup(of: (Int, CaseResult).self) { group in
@@ -91,7 +95,13 @@ public struct Runner: Sendable {
         var alone = self.environment
         alone.alone = true
         let soloExecutor = CaseExecutor(environment: alone)
-        for index in results.indices {
+        for index in results.indices where results[index] == nil {
+            progress(.started(cases[index], index: index, total: total))
+            let result = await soloExecutor.run(cases[index])
+            results[index] = result
+            progress(.finished(result, index: index, total: total))
+        }
+        for index in results.indices where !cases[index].scenario.exclusive {
             guard let first = results[index], first.verdict == .error else { continue }
             progress(.started(cases[index], index: index, total: total))
             var result = await soloExecutor.run(cases[index])

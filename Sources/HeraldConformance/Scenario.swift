@@ -275,6 +275,8 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
     public var app: App
     /// Free-form remarks for corpus maintainers.
     public var notes: String?
+    /// Whether the case restarts the target (`restartTarget`): the runner runs it alone, after every other case.
+    public var exclusive: Bool
     /// Crowds: groups of extra actors that `forEach` steps act on, by name; each size is a number or a template
     /// (`"${limit:maxMemberEventChannelSize+1}"`) evaluated when the crowd is first used.
     public var crowds: [String: IntExpression]?
@@ -283,7 +285,7 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
         case id, title, requirements, level, capabilities, rateClasses, actors, crowds, timeoutMs, transports, app
-        case notes, steps
+        case notes, steps, exclusive
     }
 
     /// Creates a case.
@@ -300,8 +302,10 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
         app: App = .main,
         notes: String? = nil,
         crowds: [String: IntExpression]? = nil,
+        exclusive: Bool = false,
         steps: [Step]
     ) {
+        self.exclusive = exclusive
         self.id = id
         self.title = title
         self.requirements = requirements
@@ -334,6 +338,7 @@ public struct ScenarioCase: Codable, Sendable, Hashable {
         self.notes = try container.decodeIfPresent(String.self, forKey: .notes)
         self.crowds = try container.decodeIfPresent([String: IntExpression].self, forKey: .crowds)
         self.steps = try container.decode([Step].self, forKey: .steps)
+        self.exclusive = try container.decodeIfPresent(Bool.self, forKey: .exclusive) ?? false
     }
 }
 
@@ -375,11 +380,13 @@ public indirect enum Step: Codable, Sendable, Hashable {
     case forEach(ForEachStep)
     /// A WebSocket opening handshake with chosen subprotocols, checked by its HTTP status.
     case webSocketUpgrade(WebSocketUpgradeStep)
+    /// Restart the target (Spec/18-test-control.md), then wait until it accepts connections again.
+    case restartTarget(RestartTargetStep)
 
     /// Every step kind, as written in scenario files.
     public static let kinds = [
         "connect", "login", "send", "sendRaw", "ack", "expect", "expectAnyOf", "expectUnordered", "expectNone", "sync",
-        "waitTimer", "drop", "reconnect", "expectClosed", "repeat", "forEach",
+        "waitTimer", "drop", "reconnect", "expectClosed", "repeat", "forEach", "restartTarget",
     ]
 
     /// The step's kind as written in scenario files, e.g. `expectAnyOf`.
@@ -397,6 +404,7 @@ public indirect enum Step: Codable, Sendable, Hashable {
         case .sync: "sync"
         case .waitTimer: "waitTimer"
         case .webSocketUpgrade: "webSocketUpgrade"
+        case .restartTarget: "restartTarget"
         case .drop: "drop"
         case .reconnect: "reconnect"
         case .expectClosed: "expectClosed"
@@ -419,7 +427,7 @@ public indirect enum Step: Codable, Sendable, Hashable {
         case .expectNone(let step): step.actor
         case .sync(let step), .drop(let step): step.actor
         case .expectClosed(let step): step.actor
-        case .waitTimer, .repeat, .forEach, .webSocketUpgrade: nil
+        case .waitTimer, .repeat, .forEach, .webSocketUpgrade, .restartTarget: nil
         }
     }
 
@@ -451,6 +459,7 @@ public indirect enum Step: Codable, Sendable, Hashable {
         case "waitTimer": self = .waitTimer(try container.decode(WaitTimerStep.self, forKey: key))
         case "webSocketUpgrade":
             self = .webSocketUpgrade(try container.decode(WebSocketUpgradeStep.self, forKey: key))
+        case "restartTarget": self = .restartTarget(try container.decode(RestartTargetStep.self, forKey: key))
         case "drop": self = .drop(try container.decode(ActorStep.self, forKey: key))
         case "reconnect": self = .reconnect(try container.decode(ConnectStep.self, forKey: key))
         case "expectClosed": self = .expectClosed(try container.decode(ExpectClosedStep.self, forKey: key))
@@ -484,6 +493,7 @@ public indirect enum Step: Codable, Sendable, Hashable {
         case .sync(let body), .drop(let body): try container.encode(body, forKey: key)
         case .waitTimer(let body): try container.encode(body, forKey: key)
         case .webSocketUpgrade(let body): try container.encode(body, forKey: key)
+        case .restartTarget(let body): try container.encode(body, forKey: key)
         case .expectClosed(let body): try container.encode(body, forKey: key)
         case .repeat(let body): try container.encode(body, forKey: key)
         case .forEach(let body): try container.encode(body, forKey: key)
@@ -1059,6 +1069,40 @@ public struct WebSocketUpgradeStep: Codable, Sendable, Hashable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.subprotocols = try container.decode([String].self, forKey: .subprotocols)
         self.expectStatus = try container.decode(Int.self, forKey: .expectStatus)
+    }
+}
+
+/// `restartTarget`: restarts the target (Spec/18-test-control.md) and waits until it accepts connections again.
+public struct RestartTargetStep: Codable, Sendable, Hashable {
+    /// How the target restarts.
+    public enum Mode: String, Codable, Sendable, Hashable, CaseIterable {
+        /// `TEST_CONTROL_RESTART_MODE_GRACEFUL`: every connection gets `Disconnect` SERVER_SHUTDOWN (HS-57).
+        case graceful
+        /// `TEST_CONTROL_RESTART_MODE_CRASH`, or `--restart-command` when the target does not grant test control.
+        case crash
+    }
+
+    /// The restart mode.
+    public var mode: Mode
+    /// How long the target may take to accept connections again, in milliseconds (scaled); default 30000.
+    public var withinMs: IntExpression?
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case mode, withinMs
+    }
+
+    /// Creates a step.
+    public init(mode: Mode, withinMs: IntExpression? = nil) {
+        self.mode = mode
+        self.withinMs = withinMs
+    }
+
+    /// Decodes the step, rejecting unknown keys.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue), in: "restartTarget")
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.mode = try container.decode(Mode.self, forKey: .mode)
+        self.withinMs = try container.decodeIfPresent(IntExpression.self, forKey: .withinMs)
     }
 }
 

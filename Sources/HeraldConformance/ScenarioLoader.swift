@@ -319,7 +319,8 @@ private struct CaseChecker {
     /// `as` name → message name of the request.
     var requestTypes: [String: String] = [:]
 
-    static let capabilityNames = Set(Capability.allV1.map(\.name))
+    /// The v1 capabilities and the extensions the suite knows (`herald.test-control`, Spec/18-test-control.md).
+    static let capabilityNames = Set((Capability.allV1 + [.testControl]).map(\.name))
     static let transportNames: Set<String> = ["tcp", "tls", "ws", "wss"]
     static let timerNames = Set(FieldTable.fields(of: Herald_V1_ServerTimers.self).map(\.jsonName))
 
@@ -357,7 +358,7 @@ private struct CaseChecker {
         for capability in scenario.capabilities where !Self.capabilityNames.contains(capability) {
             self.problem(
                 "capabilities",
-                "\"\(capability)\" is not a Herald v1 capability ("
+                "\"\(capability)\" is not a Herald v1 capability or a known extension ("
                     + Self.capabilityNames.sorted().joined(separator: ", ") + ")"
             )
         }
@@ -557,6 +558,12 @@ private struct CaseChecker {
             self.checkInt(none.forMs, at: location + ".forMs")
         case .sync, .drop:
             break
+        case .restartTarget(let restart):
+            // A restart ends every other case's connections: such a case runs alone (Runner.run).
+            if !scenario.exclusive {
+                self.problem(location, "restartTarget needs a case with \"exclusive\": true")
+            }
+            self.checkInt(restart.withinMs, at: location + ".withinMs")
         case .webSocketUpgrade(let upgrade):
             if !(100...599).contains(upgrade.expectStatus) {
                 self.problem(location + ".expectStatus", "\(upgrade.expectStatus) is not an HTTP status")
@@ -625,7 +632,7 @@ private struct CaseChecker {
             if let requestType = self.requestTypes[response] {
                 let info = ProtoJSON.info(forType: requestType)
                 if let responseOpcode = info?.responseOpcode {
-                    let responseName = HeraldOpcodeTable.info(for: responseOpcode)?.name
+                    let responseName = HeraldOpcodeTable.infoIncludingExtensions(for: responseOpcode)?.name
                     if type == nil { type = responseName }
                 } else if type == nil {
                     self.problem(location + ".response", "\(requestType) has no response type; give type")

@@ -35,6 +35,8 @@ public struct TemplateContext: Sendable {
     public var tokens: [String: String] = [:]
     /// The longest run-unique id, in bytes.
     public var maximumIDBytes = 64
+    /// The target's test-control key (`${testControlKey}`, Spec/18-test-control.md), if the run has one.
+    public var testControlKey: String?
 
     /// Creates a context.
     public init(nonce: String, caseID: String, appID: String) {
@@ -84,7 +86,7 @@ public enum Templating {
     /// The template kinds, as written before the colon.
     public static let kinds = [
         "user", "channel", "app", "nonce", "capture", "request", "opcode", "i", "limit", "timer", "fill", "token",
-        "index", "calc", "bytes",
+        "index", "calc", "bytes", "testControlKey",
     ]
 
     /// The key of a generator object: `{"$generate": {"count": n, "item": v}}`.
@@ -449,6 +451,14 @@ public enum Templating {
             return .string(context.appID)
         case "nonce":
             return .string(context.nonce)
+        case "testControlKey":
+            guard let key = context.testControlKey else {
+                throw TemplateError(
+                    "${testControlKey}: the run has no test-control key (give --test-control-key or "
+                        + "--test-control-key-file)"
+                )
+            }
+            return .string(key)
         case "user":
             return .string(context.userID(try Self.require(argument, expression)))
         case "channel":
@@ -463,7 +473,7 @@ public enum Templating {
             return .int(Int64(id) + offset)
         case "opcode":
             let (name, offset) = Self.splitOffset(try Self.require(argument, expression))
-            guard let info = HeraldOpcodeTable.info(forMessageName: "herald.v1." + name) else {
+            guard let info = HeraldOpcodeTable.infoIncludingExtensions(forMessageName: "herald.v1." + name) else {
                 throw TemplateError("${\(expression)}: \(name) is not a Herald v1 message with an opcode")
             }
             return .int(Int64(info.wireValue) + offset)
@@ -578,13 +588,13 @@ public enum Templating {
         }
         let (kind, argument) = Self.split(expression)
         switch kind {
-        case "app", "nonce":
+        case "app", "nonce", "testControlKey":
             return argument == nil ? nil : "${\(kind)} takes no argument"
         case "user", "channel", "capture", "request":
             return (argument ?? "").isEmpty ? "${\(expression)} needs an argument after the colon" : nil
         case "opcode":
             let name = Self.splitOffset(argument ?? "").base
-            return HeraldOpcodeTable.info(forMessageName: "herald.v1." + name) == nil
+            return HeraldOpcodeTable.infoIncludingExtensions(forMessageName: "herald.v1." + name) == nil
                 ? "${\(expression)}: \(name) is not a Herald v1 message with an opcode" : nil
         case "limit", "timer":
             return (argument ?? "").isEmpty ? "${\(expression)} needs a field name" : nil

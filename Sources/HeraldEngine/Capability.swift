@@ -37,6 +37,10 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
     /// The legacy Signaling operations.
     public static let legacySignaling = Capability("legacy-signaling")
 
+    /// Test control (Spec/18-test-control.md): an extension for conformance testing, granted only to a `Hello`
+    /// that names it and only by a server started with a test-control key.
+    public static let testControl = Capability("herald.test-control")
+
     /// Every capability Herald v1 defines.
     public static let allV1: [Capability] = [
         .core, .peerMessages, .offlineMessages, .presence, .userAttributes, .channels, .channelMessages,

@@ -43,6 +43,7 @@ extension HeraldEngine {
     func process(_ frame: HeraldFrame, on connection: Connection) async {
         connection.lastReceivedMs = self.now
         let opcode = frame.opcode
+        if self.isTestControlRequest(frame, on: connection) { return self.testControlRequest(frame, on: connection) }
         guard let info = HeraldOpcodeTable.info(for: opcode) else {
             // The transport's decoder only passes frames with known opcodes; treat anything else as FRM-5.
             self.framingFailure(
@@ -109,6 +110,10 @@ extension HeraldEngine {
                 granted.remove(capability)
                 changed = true
             }
+        }
+        // Test control is granted only to a Hello that names it (Spec/18-test-control.md).
+        if self.configuration.testControlKey != nil && hello.capabilities.contains(Capability.testControl.name) {
+            granted.insert(.testControl)
         }
         connection.granted = granted
         let announced = Int(hello.maxPayloadLength)

@@ -34,6 +34,7 @@ extension HeraldEngine {
             self.failLogin(.invalidAppID, context)
             return
         }
+        if self.applyArmedLoginFailure(request, context) { return }  // test control: SES-4, SES-5
         // Check 5: the token. Verification may suspend; the connection's later frames wait (the transport
         // delivers them only after this input), other connections go on.
         connection.loginInProgress = true
@@ -70,7 +71,7 @@ extension HeraldEngine {
         }
         let user = UserKey(appID: request.appID, userID: request.userID)
         // Check 6: operator policy.
-        if self.bannedUsers.contains(user) {
+        if self.isBanned(user) {
             self.failLogin(.rejected, context)
             return
         }
@@ -161,6 +162,7 @@ extension HeraldEngine {
     func renewToken(_ request: Herald_V1_RenewTokenRequest, session: Session, _ context: RequestContext) async {
         let app = self.appsByID[session.user.appID]
         let tokenless = request.token.isEmpty || request.token == "_no_need_token"
+        if self.applyArmedRenewalFailure(request, session: session, context) { return }  // test control: TOK-24
         if request.token.isEmpty && !(app?.allowsTokenlessLogin ?? false) {
             self.answerRenewal(.invalidArgument, request, context)
             return

@@ -182,6 +182,10 @@ public struct EngineConfiguration: Sendable {
     public var timers = EngineTimers()
     /// The rate limits enforced, by class. A class absent from the dictionary is not limited (and not advertised).
     public var rateLimits: [Herald_V1_RateClass: RateLimitValue] = EngineConfiguration.defaultRateLimits
+    /// The test-control key (Spec/18-test-control.md): when set, the engine grants `herald.test-control` to a
+    /// `Hello` that names it and performs `TestControlRequest`s carrying this key. `nil` (the default) disables test
+    /// control; never set it on a production server.
+    public var testControlKey: [UInt8]?
 
     /// The rate limits of Spec/14-limits.md §14.3.
     public static let defaultRateLimits: [Herald_V1_RateClass: RateLimitValue] = [

@@ -114,6 +114,8 @@ enum TimerAction: Hashable, Sendable {
     case presence(PresenceTimer)
     case channel(ChannelTimer)
     case invitation(InvitationTimer)
+    /// The checks of a login stalled by test control overran `login_timeout_ms` (SES-4).
+    case testControlLoginOverrun(PendingResponse)
 }
 
 /// One transport connection. Owned by the engine actor; never leaves it.

@@ -38,6 +38,12 @@ public actor HeraldEngine {
     var nextSessionSerial: UInt64 = 1
     var nextMessageID: UInt64
     var isShutDown = false
+    /// Set by ``crash()``: the engine ignores every later input.
+    var isCrashed = false
+    /// Failures and ban durations set through test control (Spec/18-test-control.md).
+    var testControl = TestControlState()
+    /// Where test-control restarts are requested from the host; `nil` when no host can restart the engine.
+    let restartRequests: AsyncStream<TestControlRestartMode>.Continuation?
 
     /// Peer-message state (offline deliveries in flight, acknowledgement waits).
     var peer = PeerState()
@@ -56,12 +62,16 @@ public actor HeraldEngine {
     ///   - inbox: The durable store of offline messages.
     ///   - verifier: Token verification; by default ``JWTTokenVerifier`` over the configuration's apps.
     ///   - logger: Where the engine logs.
+    ///   - restartRequests: Where a test-control `Restart` (Spec/18-test-control.md) is handed to the host, which
+    ///     performs it after the response has been written; `nil` answers `Restart` with
+    ///     `TEST_CONTROL_RESULT_UNSUPPORTED`.
     public init(
         configuration: EngineConfiguration,
         clock: any EngineClock = SystemEngineClock(),
         inbox: any OfflineInbox,
         verifier: (any TokenVerifying)? = nil,
-        logger: Logger = Logger(label: "herald.engine")
+        logger: Logger = Logger(label: "herald.engine"),
+        restartRequests: AsyncStream<TestControlRestartMode>.Continuation? = nil
     ) throws {
         try configuration.validate()
         self.configuration = configuration
@@ -69,6 +79,7 @@ public actor HeraldEngine {
         self.inbox = inbox
         self.verifier = verifier ?? JWTTokenVerifier(apps: configuration.apps)
         self.logger = logger
+        self.restartRequests = restartRequests
         self.appsByID = Dictionary(uniqueKeysWithValues: configuration.apps.map { ($0.appID, $0) })
         let start = clock.nowMilliseconds()
         self.now = start
@@ -99,6 +110,11 @@ public actor HeraldEngine {
         self.nextConnectionNumber += 1
         let publicID = "\(id)-\(Self.randomHex(bytes: 6))"
         let connection = Connection(id: id, sink: sink, transport: transport, publicID: publicID, now: self.now)
+        if self.isCrashed {
+            sink.close()
+            self.endInput()
+            return id
+        }
         self.connections[id] = connection
         if self.isShutDown {
             self.disconnect(connection, reason: .serverShutdown, message: "the server is shutting down")
@@ -171,11 +187,9 @@ public actor HeraldEngine {
     public func ban(_ user: UserKey) {
         self.beginInput()
         self.bannedUsers.insert(user)
+        self.testControl.banEnds[user] = nil
         if let session = self.sessionsByUser[user] {
-            let connection = session.connection
-            self.sendConnectionState(.aborted, .bannedByServer, on: connection)
-            self.endSession(session, cause: .banned)
-            self.disconnect(connection, reason: .banned, message: "removed by the server operator")
+            self.removeByOperator(session)
         }
         self.endInput()
     }
@@ -183,6 +197,7 @@ public actor HeraldEngine {
     /// Lifts a ban placed with ``ban(_:)``.
     public func unban(_ user: UserKey) {
         self.bannedUsers.remove(user)
+        self.testControl.banEnds[user] = nil
     }
 
     /// The number of open connections and of sessions, for metrics and tests.
@@ -491,6 +506,8 @@ public actor HeraldEngine {
             self.channelTimerFired(timer)
         case .invitation(let timer):
             self.invitationTimerFired(timer)
+        case .testControlLoginOverrun(let pending):
+            self.loginOverrun(pending)
         }
     }
 

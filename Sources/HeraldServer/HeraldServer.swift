@@ -32,13 +32,19 @@ import Foundation
 public final class HeraldServer: Service, Sendable {
     /// The configuration the server was created with.
     public let configuration: HeraldServerConfiguration
-    /// The engine behind the listeners.
-    public let engine: HeraldEngine
+    /// The engine behind the listeners; a test-control restart (Spec/18-test-control.md) replaces it.
+    public var engine: HeraldEngine {
+        self.state.withLock { $0.engine! }
+    }
 
     private let clock: any EngineClock
     private let logger: Logger
     private let group: any EventLoopGroup
+    private let verifier: (any TokenVerifying)?
     private let state = Mutex(State())
+    /// Restarts requested by the engine's test control, performed by ``run()``.
+    private let restartRequests: AsyncStream<TestControlRestartMode>
+    private let restartContinuation: AsyncStream<TestControlRestartMode>.Continuation
 
     private struct State {
         enum Phase {
@@ -50,6 +56,7 @@ public final class HeraldServer: Service, Sendable {
         }
 
         var phase = Phase.idle
+        var engine: HeraldEngine?
         var listeners: [Listener] = []
         var shutdownRequested = false
         var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
@@ -77,24 +84,75 @@ public final class HeraldServer: Service, Sendable {
         verifier: (any TokenVerifying)? = nil
     ) throws {
         try configuration.validate()
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.group = eventLoopGroup
+        self.verifier = verifier
+        (self.restartRequests, self.restartContinuation) = AsyncStream.makeStream(
+            of: TestControlRestartMode.self,
+            bufferingPolicy: .unbounded
+        )
+        let engine = try self.makeEngine()
+        self.state.withLock { $0.engine = engine }
+    }
+
+    /// A new engine over the durable storage: the offline inbox in the data directory, or an empty memory inbox.
+    private func makeEngine() throws -> HeraldEngine {
         let inbox: any OfflineInbox
-        if let directory = configuration.dataDirectory {
+        if let directory = self.configuration.dataDirectory {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             inbox = try SQLiteOfflineInbox(path: directory + "/" + HeraldServerConfiguration.offlineInboxFileName)
         } else {
             inbox = MemoryOfflineInbox()
         }
-        self.configuration = configuration
-        self.clock = clock
-        self.logger = logger
-        self.group = eventLoopGroup
-        self.engine = try HeraldEngine(
-            configuration: configuration.engine,
-            clock: clock,
+        return try HeraldEngine(
+            configuration: self.configuration.engine,
+            clock: self.clock,
             inbox: inbox,
-            verifier: verifier,
-            logger: logger
+            verifier: self.verifier,
+            logger: self.logger,
+            restartRequests: self.configuration.engine.testControlKey == nil ? nil : self.restartContinuation
         )
+    }
+
+    /// The extension opcodes the listeners' decoders accept: the test-control pair when test control is enabled.
+    /// The engine still treats them as unknown on connections that were not granted the capability (EXT-8).
+    private var acceptedExtensions: [HeraldOpcodeInfo] {
+        self.configuration.engine.testControlKey == nil ? [] : HeraldOpcodeTable.extensions
+    }
+
+    // MARK: - Restart (Spec/18-test-control.md)
+
+    /// Restarts the server in place, on the same listeners: a new engine over the same configuration and durable
+    /// storage (the offline inbox of the data directory; without one, nothing survives) takes new connections,
+    /// then the old engine ends its connections: with `Disconnect` SERVER_SHUTDOWN (HS-57) for
+    /// ``TestControlRestartMode/graceful``, without any frame and without ending sessions for
+    /// ``TestControlRestartMode/crash``. Does nothing once a shutdown has been requested.
+    ///
+    /// - Throws: Errors of opening the offline store; the old engine then keeps serving.
+    public func restart(_ mode: TestControlRestartMode) async throws {
+        guard !self.state.withLock({ $0.shutdownRequested }) else { return }
+        let replacement = try self.makeEngine()
+        let old = self.state.withLock { state in
+            defer { state.engine = replacement }
+            return state.engine!
+        }
+        self.logger.notice("test control: restarting", metadata: ["mode": "\(mode)"])
+        switch mode {
+        case .graceful: await old.shutdown()
+        case .crash: await old.crash()
+        }
+    }
+
+    private func serveRestarts() async {
+        for await mode in self.restartRequests {
+            do {
+                try await self.restart(mode)
+            } catch {
+                self.logger.error("test control: the restart failed", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     // MARK: - Lifecycle
@@ -186,6 +244,7 @@ public final class HeraldServer: Service, Sendable {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { outer in
                 outer.addTask { await self.driveTimers() }
+                outer.addTask { await self.serveRestarts() }
                 await withDiscardingTaskGroup { group in
                     for listener in listeners {
                         group.addTask { await self.accept(on: listener) }
@@ -404,6 +463,7 @@ public final class HeraldServer: Service, Sendable {
         let maximumQueuedFrames = self.configuration.engine.limits.maxOutboundQueueFrames
         let inboundConfiguration = self.inboundConfiguration()
         let timeout = self.handshakeTimeout()
+        let acceptedExtensions = self.acceptedExtensions
         let server = try await self.serverBootstrap().bind(host: address.host, port: address.port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 let pipeline = channel.pipeline.syncOperations
@@ -413,7 +473,12 @@ public final class HeraldServer: Service, Sendable {
                     try pipeline.addHandler(NIOSSLServerHandler(context: tls))
                 }
                 try pipeline.addHandler(
-                    ByteToMessageHandler(HeraldStreamDecoder(maximumPayloadLength: maximumPayloadLength))
+                    ByteToMessageHandler(
+                        HeraldStreamDecoder(
+                            maximumPayloadLength: maximumPayloadLength,
+                            acceptedExtensions: acceptedExtensions
+                        )
+                    )
                 )
                 if tls != nil {
                     try pipeline.addHandler(TLSReadyHandler(timeout: timeout))
@@ -449,6 +514,7 @@ public final class HeraldServer: Service, Sendable {
         transport: HeraldTransport
     ) async throws -> Listener {
         let path = self.configuration.webSocketPath
+        let acceptedExtensions = self.acceptedExtensions
         let maximumPayloadLength = self.configuration.engine.limits.maxPayloadLength
         let maximumQueuedFrames = self.configuration.engine.limits.maxOutboundQueueFrames
         let inboundConfiguration = self.inboundConfiguration()
@@ -474,7 +540,10 @@ public final class HeraldServer: Service, Sendable {
                     upgradePipelineHandler: { channel, _ in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(
-                                HeraldWebSocketHandler(maximumPayloadLength: maximumPayloadLength)
+                                HeraldWebSocketHandler(
+                                    maximumPayloadLength: maximumPayloadLength,
+                                    acceptedExtensions: acceptedExtensions
+                                )
                             )
                             let asyncChannel = try NIOAsyncChannel<InboundEvent, Never>(
                                 wrappingChannelSynchronously: channel,

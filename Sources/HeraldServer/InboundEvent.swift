@@ -38,8 +38,11 @@ struct HeraldStreamDecoder: NIOSingleStepByteToMessageDecoder {
     private var decoder: HeraldFrameDecoder
     private var failed = false
 
-    init(maximumPayloadLength: Int) {
-        self.decoder = HeraldFrameDecoder(maximumPayloadLength: maximumPayloadLength)
+    init(maximumPayloadLength: Int, acceptedExtensions: [HeraldOpcodeInfo] = []) {
+        self.decoder = HeraldFrameDecoder(
+            maximumPayloadLength: maximumPayloadLength,
+            acceptedExtensions: acceptedExtensions
+        )
     }
 
     mutating func decode(buffer: inout ByteBuffer) throws -> InboundEvent? {

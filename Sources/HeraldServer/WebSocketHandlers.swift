@@ -53,8 +53,12 @@ final class HeraldWebSocketHandler: ChannelDuplexHandler {
     private var stopped = false
     private var closeSent = false
 
-    init(maximumPayloadLength: Int) {
+    /// Extension opcodes accepted besides the v1 opcodes (the test-control pair when test control is enabled).
+    private let acceptedExtensions: [HeraldOpcodeInfo]
+
+    init(maximumPayloadLength: Int, acceptedExtensions: [HeraldOpcodeInfo] = []) {
         self.maximumPayloadLength = maximumPayloadLength
+        self.acceptedExtensions = acceptedExtensions
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -128,7 +132,8 @@ final class HeraldWebSocketHandler: ChannelDuplexHandler {
                 // FRM-9, FRM-22: the header is checked before any more of the payload is buffered.
                 if let header = try HeraldFrameHeader.peek(
                     from: message,
-                    maximumPayloadLength: self.maximumPayloadLength
+                    maximumPayloadLength: self.maximumPayloadLength,
+                    acceptedExtensions: self.acceptedExtensions
                 ) {
                     self.expectedSize = HeraldFrameHeader.size + header.payloadLength
                 }
@@ -152,7 +157,11 @@ final class HeraldWebSocketHandler: ChannelDuplexHandler {
         self.message = nil
         self.expectedSize = nil
         do {
-            let decoded = try HeraldWire.decodeSingleFrame(message, maximumPayloadLength: self.maximumPayloadLength)
+            let decoded = try HeraldWire.decodeSingleFrame(
+                message,
+                maximumPayloadLength: self.maximumPayloadLength,
+                acceptedExtensions: self.acceptedExtensions
+            )
             context.fireChannelRead(Self.wrapInboundOut(.frame(decoded)))
         } catch {
             self.fail(error, message: message, context: context)

@@ -124,9 +124,44 @@ public struct HeraldFrame: Hashable, Sendable {
         self.header.flags
     }
 
-    /// The opcode table entry of the frame's opcode, or `nil` if the opcode is not defined in v1.
+    /// The opcode table entry of the frame's opcode, or `nil` if the opcode is neither defined in v1 nor one of
+    /// ``HeraldOpcodeTable/extensions`` (a frame with an extension opcode exists only where a decoder accepted it,
+    /// ``HeraldFrameDecoder/acceptedExtensions``, or a sender built it).
     public var opcodeInfo: HeraldOpcodeInfo? {
-        self.header.opcodeInfo
+        self.header.opcodeInfo ?? HeraldOpcodeTable.infoIncludingExtensions(for: self.header.opcode)
+    }
+
+    /// Creates a frame with an extension opcode (Spec/17-extensibility.md §17.3) carrying `message`.
+    ///
+    /// - Parameters:
+    ///   - extensionOpcode: An entry of ``HeraldOpcodeTable/extensions``; its message type must be `message`'s.
+    ///   - requestID: The request id; must follow the rule for the opcode's kind (FRM-7).
+    ///   - message: The payload message.
+    /// - Throws: ``WireError`` as ``init(opcode:requestID:flags:message:)`` does.
+    public init(
+        extensionOpcode info: HeraldOpcodeInfo,
+        requestID: UInt32,
+        message: some SwiftProtobuf.Message
+    ) throws(WireError) {
+        guard ObjectIdentifier(type(of: message)) == ObjectIdentifier(info.messageType) else {
+            throw WireError(
+                .malformedPayload,
+                "\(info.name) frames carry \(info.fullMessageName), not \(type(of: message).protoMessageName)"
+            )
+        }
+        let payload: ByteBuffer
+        do {
+            let serialized: ByteBufferPayload = try message.serializedBytes()
+            payload = serialized.buffer
+        } catch {
+            throw WireError(.malformedPayload, "cannot serialize \(info.fullMessageName)", cause: error)
+        }
+        let header = HeraldFrameHeader(opcode: info.opcode, requestID: requestID, payloadLength: payload.readableBytes)
+        try header.validate(
+            maximumPayloadLength: HeraldFrameHeader.absoluteMaximumPayloadLength,
+            acceptedExtensions: [info]
+        )
+        self.init(header: header, payload: payload)
     }
 
     /// Decodes the payload as the opcode's message type (FRM-11 to FRM-13).

@@ -28,6 +28,11 @@ public struct HeraldFrameDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
         }
     }
 
+    /// Extension opcodes (entries of ``HeraldOpcodeTable/extensions``) the decoder accepts besides the v1 opcodes;
+    /// empty by default, so that every extension opcode is `unknown-opcode` (FRM-5). A receiver lists here only
+    /// the opcodes of capabilities it may grant, and still refuses them on connections where it did not (EXT-8).
+    public var acceptedExtensions: [HeraldOpcodeInfo] = []
+
     /// The largest number of bytes one frame occupies: the header plus ``maximumPayloadLength``.
     ///
     /// A good `maximumBufferSize` for `ByteToMessageHandler` is a small multiple of this value.
@@ -49,13 +54,28 @@ public struct HeraldFrameDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
         self.maximumPayloadLength = maximumPayloadLength
     }
 
+    /// Creates a decoder that also accepts the extension opcodes of `acceptedExtensions`.
+    ///
+    /// - Parameters:
+    ///   - maximumPayloadLength: As for ``init(maximumPayloadLength:)``.
+    ///   - acceptedExtensions: Extension opcodes accepted besides the v1 opcodes.
+    public init(maximumPayloadLength: Int, acceptedExtensions: [HeraldOpcodeInfo]) {
+        self.init(maximumPayloadLength: maximumPayloadLength)
+        self.acceptedExtensions = acceptedExtensions
+    }
+
     /// Decodes the next frame if it is complete.
     ///
     /// - Parameter buffer: The accumulated inbound bytes. Consumed only when a whole frame is returned.
     /// - Returns: The next frame, or `nil` if more bytes are needed.
     /// - Throws: ``WireError`` with a header error code as soon as the 14 header bytes are available.
     public mutating func decode(buffer: inout ByteBuffer) throws(WireError) -> HeraldFrame? {
-        guard let header = try HeraldFrameHeader.peek(from: buffer, maximumPayloadLength: self.maximumPayloadLength)
+        guard
+            let header = try HeraldFrameHeader.peek(
+                from: buffer,
+                maximumPayloadLength: self.maximumPayloadLength,
+                acceptedExtensions: self.acceptedExtensions
+            )
         else {
             return nil
         }

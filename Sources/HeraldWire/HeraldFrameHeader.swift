@@ -78,6 +78,23 @@ public struct HeraldFrameHeader: Hashable, Sendable {
         from buffer: ByteBuffer,
         maximumPayloadLength: Int = HeraldFrameHeader.defaultMaximumPayloadLength
     ) throws(WireError) -> HeraldFrameHeader? {
+        try Self.peek(from: buffer, maximumPayloadLength: maximumPayloadLength, acceptedExtensions: [])
+    }
+
+    /// Reads and validates a header as ``peek(from:maximumPayloadLength:)`` does, accepting the extension opcodes
+    /// of `acceptedExtensions` as well as the v1 opcodes (Spec/17-extensibility.md §17.3).
+    ///
+    /// - Parameters:
+    ///   - buffer: Bytes starting at a frame boundary.
+    ///   - maximumPayloadLength: The receiver's maximum payload length.
+    ///   - acceptedExtensions: Extension opcodes the receiver accepts (entries of ``HeraldOpcodeTable/extensions``).
+    /// - Returns: The header, or `nil` if fewer than ``size`` bytes are readable.
+    /// - Throws: ``WireError`` with a header error code.
+    public static func peek(
+        from buffer: ByteBuffer,
+        maximumPayloadLength: Int,
+        acceptedExtensions: [HeraldOpcodeInfo]
+    ) throws(WireError) -> HeraldFrameHeader? {
         let start = buffer.readerIndex
         guard buffer.readableBytes >= Self.size,
             let magic0 = buffer.getInteger(at: start, as: UInt8.self),
@@ -102,7 +119,7 @@ public struct HeraldFrameHeader: Hashable, Sendable {
             requestID: requestID,
             payloadLength: payloadLength
         )
-        try header.validate(maximumPayloadLength: maximumPayloadLength)
+        try header.validate(maximumPayloadLength: maximumPayloadLength, acceptedExtensions: acceptedExtensions)
         return header
     }
 
@@ -115,13 +132,30 @@ public struct HeraldFrameHeader: Hashable, Sendable {
     public func validate(
         maximumPayloadLength: Int = HeraldFrameHeader.defaultMaximumPayloadLength
     ) throws(WireError) {
+        try self.validate(maximumPayloadLength: maximumPayloadLength, acceptedExtensions: [])
+    }
+
+    /// Applies the header checks as ``validate(maximumPayloadLength:)`` does, accepting the extension opcodes of
+    /// `acceptedExtensions` as well as the v1 opcodes.
+    ///
+    /// - Parameters:
+    ///   - maximumPayloadLength: The receiver's maximum payload length.
+    ///   - acceptedExtensions: Extension opcodes the receiver accepts (entries of ``HeraldOpcodeTable/extensions``).
+    /// - Throws: ``WireError`` with the first failing check's code.
+    public func validate(
+        maximumPayloadLength: Int,
+        acceptedExtensions: [HeraldOpcodeInfo]
+    ) throws(WireError) {
         guard self.version == Self.currentVersion else {
             throw WireError(.unsupportedVersion, "version \(self.version) is not supported (only 1)")
         }
         guard !self.flags.hasReservedBits else {
             throw WireError(.reservedFlags, "reserved flag bits set: 0x\(hex(self.flags.rawValue))")
         }
-        guard let info = self.opcodeInfo else {
+        guard
+            let info = self.opcodeInfo
+                ?? acceptedExtensions.first(where: { $0.opcode.rawValue == self.opcode.rawValue })
+        else {
             throw WireError(.unknownOpcode, "opcode 0x\(hex16(self.opcode.rawValue)) is not in the v1 opcode table")
         }
         try Self.checkFlagsAndRequestID(kind: info.kind, flags: self.flags, requestID: self.requestID, info: info)

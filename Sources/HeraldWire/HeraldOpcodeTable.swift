@@ -206,6 +206,45 @@ public enum HeraldOpcodeTable {
         .event(.invitationMessage, Herald_V1_InvitationMessage.self),
     ]
 
+    /// The capability that defines the test-control extension opcodes (Spec/18-test-control.md).
+    public static let testControlCapability = "herald.test-control"
+
+    /// `TestControlRequest`, opcode `0xF001` (Spec/18-test-control.md).
+    public static let testControlRequest = HeraldOpcodeInfo.request(
+        Herald_V1_Opcode(rawValue: 0xF001)!,
+        Herald_V1_TestControlRequest.self
+    )
+
+    /// `TestControlResponse`, opcode `0xF002` (Spec/18-test-control.md).
+    public static let testControlResponse = HeraldOpcodeInfo.response(
+        Herald_V1_Opcode(rawValue: 0xF002)!,
+        Herald_V1_TestControlResponse.self
+    )
+
+    /// The extension opcodes this package knows (Spec/17-extensibility.md §17.3), in ascending order: the
+    /// test-control pair of ``testControlCapability``.
+    ///
+    /// They are not in ``all`` and none of the `info` lookups finds them: an extension opcode is unknown
+    /// (FRM-5) unless the capability that defines it was granted on the connection (EXT-8), so a receiver accepts
+    /// one only where it passes it explicitly (``HeraldFrameDecoder/acceptedExtensions``).
+    public static let extensions: [HeraldOpcodeInfo] = [testControlRequest, testControlResponse]
+
+    /// Looks up an opcode in ``all``, then in ``extensions``.
+    ///
+    /// - Parameter opcode: The opcode.
+    /// - Returns: The table entry, or `nil` if the opcode is neither a v1 opcode nor a known extension opcode.
+    public static func infoIncludingExtensions(for opcode: Herald_V1_Opcode) -> HeraldOpcodeInfo? {
+        byOpcode[opcode.rawValue] ?? extensions.first { $0.opcode.rawValue == opcode.rawValue }
+    }
+
+    /// Looks up a payload message name (`"herald.v1.TestControlRequest"`) in ``all``, then in ``extensions``.
+    ///
+    /// - Parameter fullName: A fully qualified protobuf message name.
+    /// - Returns: The table entry, or `nil` if no v1 or known extension opcode carries that message.
+    public static func infoIncludingExtensions(forMessageName fullName: String) -> HeraldOpcodeInfo? {
+        byMessageName[fullName] ?? extensions.first { $0.fullMessageName == fullName }
+    }
+
     private static let byOpcode: [Int: HeraldOpcodeInfo] = Dictionary(
         uniqueKeysWithValues: all.map { ($0.opcode.rawValue, $0) }
     )

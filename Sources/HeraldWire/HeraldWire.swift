@@ -55,7 +55,27 @@ public enum HeraldWire {
         _ message: ByteBuffer,
         maximumPayloadLength: Int = HeraldFrameHeader.defaultMaximumPayloadLength
     ) throws(WireError) -> HeraldFrame {
-        var decoder = HeraldFrameDecoder(maximumPayloadLength: maximumPayloadLength)
+        try Self.decodeSingleFrame(message, maximumPayloadLength: maximumPayloadLength, acceptedExtensions: [])
+    }
+
+    /// Decodes one WebSocket binary message as ``decodeSingleFrame(_:maximumPayloadLength:)-(ByteBuffer,_)`` does,
+    /// accepting the extension opcodes of `acceptedExtensions` as well (``HeraldFrameDecoder/acceptedExtensions``).
+    ///
+    /// - Parameters:
+    ///   - message: The message bytes.
+    ///   - maximumPayloadLength: The receiver's maximum payload length.
+    ///   - acceptedExtensions: Extension opcodes accepted besides the v1 opcodes.
+    /// - Returns: The frame. Its payload is not decoded.
+    /// - Throws: ``WireError`` as the other form does.
+    public static func decodeSingleFrame(
+        _ message: ByteBuffer,
+        maximumPayloadLength: Int,
+        acceptedExtensions: [HeraldOpcodeInfo]
+    ) throws(WireError) -> HeraldFrame {
+        var decoder = HeraldFrameDecoder(
+            maximumPayloadLength: maximumPayloadLength,
+            acceptedExtensions: acceptedExtensions
+        )
         var buffer = message
         guard let frame = try decoder.decodeLast(buffer: &buffer, seenEOF: true) else {
             throw WireError(.truncatedHeader, "empty message")

@@ -106,6 +106,15 @@ extension Herald.Conform {
         @Option(help: "A shell command that prints a token (see the discussion).")
         var tokenCommand: String?
 
+        @Option(help: "The test-control key of TARGET (Spec/18-test-control.md; herald serve --test-control).")
+        var testControlKey: String?
+
+        @Option(help: "A file holding the test-control key of TARGET.")
+        var testControlKeyFile: String?
+
+        @Option(help: "A shell command that restarts TARGET abruptly, for the crash cases when it has no test control.")
+        var restartCommand: String?
+
         @Flag(help: "List the selected cases (id, level, requirements, capabilities, title) instead of running them.")
         var list = false
 
@@ -175,6 +184,9 @@ extension Herald.Conform {
             options.appSecret = self.appSecret
             options.appSecretFile = self.appSecretFile
             options.tokenCommand = self.tokenCommand
+            options.testControlKey = self.testControlKey
+            options.testControlKeyFile = self.testControlKeyFile
+            options.restartCommand = self.restartCommand
             options.list = self.list
             options.json = self.listJSON
             options.filters = self.filters

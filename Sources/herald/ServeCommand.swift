@@ -113,6 +113,21 @@ extension Herald {
         @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
         var logLevel = "info"
 
+        @Flag(
+            name: .customLong("test-control"),
+            help: """
+                Enable test control (Spec/18-test-control.md) for conformance runs, NEVER in production: the key is \
+                HERALD_TEST_CONTROL_KEY, or a random one printed on stderr.
+                """
+        )
+        var testControl = false
+
+        @Option(
+            name: .customLong("test-control-key-file"),
+            help: "Enable test control (never in production) with the key in this file (implies --test-control)."
+        )
+        var testControlKeyFile: String?
+
         @OptionGroup(title: "Limits (Spec/14-limits.md §14.2)")
         var limits: LimitOptions
 
@@ -195,6 +210,7 @@ extension Herald {
                 throw ExitCode.usage
             }
             let secretLines = settings.secretAnnouncement(appID: self.appID)
+            let testControlLine = settings.testControlAnnouncement
             let announced = AnnouncingService(server: server) {
                 // Printed once the listeners are bound and the signal handlers are installed, so a script may
                 // send SIGTERM as soon as it has read these lines.
@@ -203,6 +219,9 @@ extension Herald {
                 }
                 for line in secretLines {
                     Console.output("herald: \(line)\n")
+                }
+                if let line = testControlLine {
+                    Console.error("herald: \(line)")
                 }
             }
             let group = ServiceGroup(
@@ -291,6 +310,29 @@ extension Herald {
                 engine.rateLimits[rateClass] = nil
             }
 
+            var testControlAnnouncement: String?
+            if self.testControl || self.testControlKeyFile != nil {
+                if let file = self.testControlKeyFile {
+                    do {
+                        engine.testControlKey = try AppSecretFile.read(path: file)
+                    } catch {
+                        throw usage("--test-control-key-file \(file): \(error)")
+                    }
+                    testControlAnnouncement = "test control enabled with the key in \(file); never in production"
+                } else if let key = environment["HERALD_TEST_CONTROL_KEY"], !key.isEmpty {
+                    engine.testControlKey = Array(key.utf8)
+                    testControlAnnouncement = "test control enabled with HERALD_TEST_CONTROL_KEY; never in production"
+                } else {
+                    var generator = SystemRandomNumberGenerator()
+                    let key = (0..<16).map { _ in
+                        let byte = UInt8.random(in: 0...255, using: &generator)
+                        return (byte < 0x10 ? "0" : "") + String(byte, radix: 16)
+                    }.joined()
+                    engine.testControlKey = Array(key.utf8)
+                    testControlAnnouncement = "test control enabled (never in production); key: \(key)"
+                }
+            }
+
             var configuration = HeraldServerConfiguration(engine: engine, dataDirectory: self.dataDirectory)
             func address(_ text: String, _ flag: String) throws(ServeSettings.Problem) -> ListenAddress {
                 do throws(HeraldServerConfigurationError) {
@@ -327,7 +369,7 @@ extension Herald {
                 }
                 configuration.tls = TLSFiles(certificateChainPath: certificate, privateKeyPath: key)
             }
-            return ServeSettings(
+            var settings = ServeSettings(
                 configuration: configuration,
                 secret: secret,
                 noAuth: self.noAuth,
@@ -335,6 +377,8 @@ extension Herald {
                 appIDOnlyApps: self.appIDOnlyApps,
                 derivedTimers: derived
             )
+            settings.testControlAnnouncement = testControlAnnouncement
+            return settings
         }
     }
 }
@@ -369,6 +413,8 @@ struct ServeSettings {
     var appIDOnlyApps: [String]
     /// Timers derived because their defaults broke LIM-11 against timers that were set.
     var derivedTimers: [DerivedTimer]
+    /// The line printed on stderr when test control is enabled (with the key when it was generated).
+    var testControlAnnouncement: String? = nil
 
     /// Creates the data directory, loads or generates the app secret, and sets the configuration's apps.
     ///

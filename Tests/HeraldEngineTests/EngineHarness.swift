@@ -20,7 +20,11 @@ final class TestSink: EngineConnectionSink {
     func write(_ frames: [OutboundFrame]) {
         let decoded = frames.map { frame -> HeraldFrame in
             do {
-                return try HeraldWire.decodeSingleFrame(frame.contiguousBytes(), maximumPayloadLength: 0x00FF_FFFF)
+                return try HeraldWire.decodeSingleFrame(
+                    frame.contiguousBytes(),
+                    maximumPayloadLength: 0x00FF_FFFF,
+                    acceptedExtensions: HeraldOpcodeTable.extensions
+                )
             } catch {
                 Issue.record("the engine wrote an invalid frame: \(error)")
                 return try! HeraldFrame(opcode: .disconnect, message: Herald_V1_Disconnect())

@@ -210,7 +210,12 @@ final class TestClient: Sendable {
                         try pipeline.addHandler(TLSEventRecorder(events: events))
                     }
                     try pipeline.addHandler(
-                        ByteToMessageHandler(HeraldFrameDecoder(maximumPayloadLength: 0x00FF_FFFF))
+                        ByteToMessageHandler(
+                            HeraldFrameDecoder(
+                                maximumPayloadLength: 0x00FF_FFFF,
+                                acceptedExtensions: HeraldOpcodeTable.extensions
+                            )
+                        )
                     )
                     try pipeline.addHandler(StreamClientHandler(events: events))
                 }
@@ -607,7 +612,13 @@ private final class WebSocketClientHandler: ChannelInboundHandler {
                 self.message = nil
                 do {
                     self.events.push(
-                        .frame(try HeraldWire.decodeSingleFrame(message, maximumPayloadLength: 0x00FF_FFFF))
+                        .frame(
+                            try HeraldWire.decodeSingleFrame(
+                                message,
+                                maximumPayloadLength: 0x00FF_FFFF,
+                                acceptedExtensions: HeraldOpcodeTable.extensions
+                            )
+                        )
                     )
                 } catch {
                     self.events.push(.error("\(error)"))

@@ -40,11 +40,18 @@ struct MissingFile: Error, CustomStringConvertible {
         Herald_V1_RateLimit.self,
         Herald_V1_ServerLimits.self,
         Herald_V1_ServerTimers.self,
+        // The actions of TestControlRequest (Spec/18-test-control.md).
+        Herald_V1_TestControlBanUser.self,
+        Herald_V1_TestControlExpireToken.self,
+        Herald_V1_TestControlFailNext.self,
+        Herald_V1_TestControlLiftBan.self,
+        Herald_V1_TestControlRemoveUser.self,
+        Herald_V1_TestControlRestart.self,
     ]
 
     /// Every message name of the schema, without the `herald.v1.` package prefix.
     static let schemaMessageNames: Set<String> = Set(
-        HeraldOpcodeTable.all.map(\.name)
+        (HeraldOpcodeTable.all + HeraldOpcodeTable.extensions).map(\.name)
             + nonOpcodeMessageTypes.map { String($0.protoMessageName.dropFirst("herald.v1.".count)) }
     )
 
