@@ -5,7 +5,7 @@
 /// can import it.
 public enum HeraldVersion {
     /// The version of the `herald` tool, the reference server and the conformance suite (semantic versioning).
-    public static let tool = "0.2.0"
+    public static let tool = "0.3.0"
 
     /// The protocol version: the major version of the wire protocol, as in the ALPN identifier `herald/1`, the
     /// WebSocket subprotocol `herald.v1` and the schema package `herald.v1`.
@@ -15,7 +15,7 @@ public enum HeraldVersion {
     public static let spec = RequirementIndex.specVersion
 
     /// One line for `herald --version`: the tool version, then the protocol and specification versions, such as
-    /// `0.2.0 (protocol 1, spec 1.0)`.
+    /// `0.3.0 (protocol 1, spec 1.0.1)`.
     public static var summary: String {
         "\(Self.tool) (protocol \(Self.protocolVersion), spec \(Self.spec))"
     }
