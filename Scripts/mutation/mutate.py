@@ -79,17 +79,17 @@ def load_mutants(requirements: dict) -> list[dict]:
         if mutant["transport"] not in TRANSPORTS:
             problems.append(f"{path.name}: transport must be one of {sorted(TRANSPORTS)}")
             continue
+        # The Spec may move on under the mutants: a requirement that changed is reported, not fatal.
         requirement = requirements.get(mutant["requirement"])
         if requirement is None:
-            problems.append(f"{path.name}: requirement {mutant['requirement']} is not in Spec/requirements.json")
-            continue
-        if requirement["level"] != "MUST":
-            problems.append(f"{path.name}: {mutant['requirement']} is a {requirement['level']}, not a MUST")
-            continue
-        if requirement["chapter"].removesuffix(".md") != mutant["chapter"]:
-            problems.append(f"{path.name}: {mutant['requirement']} is in {requirement['chapter']}, "
-                            f"not {mutant['chapter']}")
-            continue
+            print(f"mutation: warning: {path.name}: requirement {mutant['requirement']} is not in "
+                  "Spec/requirements.json", file=sys.stderr)
+        elif requirement["level"] != "MUST":
+            print(f"mutation: warning: {path.name}: {mutant['requirement']} is a {requirement['level']}, not a MUST",
+                  file=sys.stderr)
+        elif requirement["chapter"].removesuffix(".md") != mutant["chapter"]:
+            print(f"mutation: warning: {path.name}: {mutant['requirement']} is in {requirement['chapter']}, "
+                  f"not {mutant['chapter']}", file=sys.stderr)
         mutant["edits"] = edits
         mutant["path"] = str(path.relative_to(REPO))
         mutants.append(mutant)
