@@ -173,6 +173,9 @@ def build(tree: Path, timeout: int, log_path: Path) -> bool:
     return status == 0
 
 
+SCENARIOS: Path | None = None  # --scenarios: another corpus than the one built into the mutated herald
+
+
 def conform(tree: Path, transport: str, timeout: int, json_path: Path, log_path: Path,
             only: list[str] | None = None) -> tuple[str, list[str], str]:
     """Runs the suite (or only the cases `only`); returns (status, failing case ids, detail). status: killed or
@@ -181,6 +184,8 @@ def conform(tree: Path, transport: str, timeout: int, json_path: Path, log_path:
     if json_path.exists():
         json_path.unlink()
     command = [str(herald), "conform", "--transport", transport, "--json", str(json_path)]
+    if SCENARIOS is not None:
+        command += ["--scenarios", str(SCENARIOS)]
     for case_id in only or []:
         command += ["--filter", case_id]
     with open(log_path, "wb") as output:
@@ -326,6 +331,8 @@ def markdown(results: list[dict]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="Scripts/mutation/run.sh", description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated mutant ids (or id prefixes such as 012) to run")
+    parser.add_argument("--scenarios", help="run this scenario directory instead of the corpus built into herald "
+                        "(e.g. an older corpus, to score a new mutant against the suite as it was)")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--check", action="store_true",
                         help="check that every selected mutant applies to the working tree (no build) and exit")
@@ -339,6 +346,12 @@ def main() -> int:
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the suite run on the unmutated engine (it must pass, or no mutant can be judged)")
     args = parser.parse_args()
+    global SCENARIOS
+    if args.scenarios:
+        SCENARIOS = Path(args.scenarios).resolve()
+        if not SCENARIOS.is_dir():
+            print(f"mutation: --scenarios {args.scenarios} is not a directory", file=sys.stderr)
+            return 2
 
     requirements = load_requirements()
     mutants = load_mutants(requirements)

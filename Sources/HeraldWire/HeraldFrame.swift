@@ -61,24 +61,7 @@ public struct HeraldFrame: Hashable, Sendable {
         guard let info = HeraldOpcodeTable.info(for: opcode) else {
             throw WireError(.unknownOpcode, "opcode \(opcode) is not in the v1 opcode table")
         }
-        // Comparing the types, not their names, keeps this check free of string building on every frame.
-        guard ObjectIdentifier(type(of: message)) == ObjectIdentifier(info.messageType) else {
-            throw WireError(
-                .malformedPayload,
-                "\(info.name) frames carry \(info.fullMessageName), not \(type(of: message).protoMessageName)"
-            )
-        }
-        let payload: ByteBuffer
-        do {
-            let serialized: ByteBufferPayload = try message.serializedBytes()
-            payload = serialized.buffer
-        } catch {
-            throw WireError(
-                .malformedPayload,
-                "cannot serialize \(type(of: message).protoMessageName)",
-                cause: error
-            )
-        }
+        let payload = try Self.payload(of: message, as: info)
         let header = HeraldFrameHeader(
             flags: flags,
             opcode: opcode,
@@ -143,19 +126,7 @@ public struct HeraldFrame: Hashable, Sendable {
         requestID: UInt32,
         message: some SwiftProtobuf.Message
     ) throws(WireError) {
-        guard ObjectIdentifier(type(of: message)) == ObjectIdentifier(info.messageType) else {
-            throw WireError(
-                .malformedPayload,
-                "\(info.name) frames carry \(info.fullMessageName), not \(type(of: message).protoMessageName)"
-            )
-        }
-        let payload: ByteBuffer
-        do {
-            let serialized: ByteBufferPayload = try message.serializedBytes()
-            payload = serialized.buffer
-        } catch {
-            throw WireError(.malformedPayload, "cannot serialize \(info.fullMessageName)", cause: error)
-        }
+        let payload = try Self.payload(of: message, as: info)
         let header = HeraldFrameHeader(opcode: info.opcode, requestID: requestID, payloadLength: payload.readableBytes)
         try header.validate(
             maximumPayloadLength: HeraldFrameHeader.absoluteMaximumPayloadLength,
@@ -164,9 +135,35 @@ public struct HeraldFrame: Hashable, Sendable {
         self.init(header: header, payload: payload)
     }
 
+    /// Serializes `message` canonically (FRM-18) as the payload of a frame whose opcode entry is `info`.
+    ///
+    /// - Throws: ``WireError/Code/malformedPayload`` when `message` is not `info`'s message type or cannot be
+    ///   serialized.
+    private static func payload(
+        of message: some SwiftProtobuf.Message,
+        as info: HeraldOpcodeInfo
+    ) throws(WireError)
+        -> ByteBuffer
+    {
+        // Comparing the types, not their names, keeps this check free of string building on every frame.
+        guard ObjectIdentifier(type(of: message)) == ObjectIdentifier(info.messageType) else {
+            throw WireError(
+                .malformedPayload,
+                "\(info.name) frames carry \(info.fullMessageName), not \(type(of: message).protoMessageName)"
+            )
+        }
+        do {
+            let serialized: ByteBufferPayload = try message.serializedBytes()
+            return serialized.buffer
+        } catch {
+            throw WireError(.malformedPayload, "cannot serialize \(info.fullMessageName)", cause: error)
+        }
+    }
+
     /// Decodes the payload as the opcode's message type (FRM-11 to FRM-13).
     ///
-    /// Decoding uses `BinaryDecodingOptions` with the nesting limit of FRM-29 (100 levels below the top-level message) and keeps unknown fields.
+    /// Decoding uses `BinaryDecodingOptions` with the nesting limit of FRM-29 (100 levels below the top-level
+    /// message) and keeps unknown fields.
     /// A known field sent with the wrong wire type is rejected, although SwiftProtobuf alone would keep it
     /// as an unknown field; so are a 10-byte varint that does not fit in 64 bits (FRM-27), which SwiftProtobuf
     /// alone would truncate, and a length prefix longer than 5 bytes (FRM-28), which it would accept.
