@@ -175,12 +175,16 @@ public struct Runner: Sendable {
     ///
     /// - Throws: ``ProbeError`` when the connection fails or no `Welcome` arrives within `timeout`.
     ///
-    /// - Parameter lag: The runner's lag monitor: the wait for `Welcome` is extended by the time the runner could not
-    ///   run (a busy machine is not an unreachable target).
+    /// - Parameters:
+    ///   - capabilities: The capabilities the `Hello` asks for; empty (the default) asks for everything the target
+    ///     offers (HS-15).
+    ///   - lag: The runner's lag monitor: the wait for `Welcome` is extended by the time the runner could not run (a
+    ///     busy machine is not an unreachable target).
     public static func probe(
         connector: ClientConnector,
         timeout: Duration = .seconds(10),
         clientName: String = "herald-conform",
+        capabilities: [String] = [],
         lag: RunnerLag? = nil
     ) async throws(ProbeError) -> ProbeResult {
         let recorder = TranscriptRecorder()
@@ -194,6 +198,7 @@ public struct Runner: Sendable {
             var hello = Herald_V1_Hello()
             hello.versions = [1]
             hello.clientName = clientName
+            hello.capabilities = capabilities
             try await connection.send(try HeraldFrame(requestID: 1, message: hello))
         } catch {
             await connection.close()

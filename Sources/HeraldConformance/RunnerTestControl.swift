@@ -190,33 +190,12 @@ extension Runner {
         timeout: Duration = .seconds(10),
         lag: RunnerLag? = nil
     ) async throws(ProbeError) -> Bool {
-        let recorder = TranscriptRecorder()
-        let connection: ConformanceConnection
-        do {
-            connection = try await connector.connect(actor: "probe", recorder: recorder)
-        } catch {
-            throw ProbeError("cannot reach \(connector.target): \(error.description)")
-        }
-        defer { Task { await connection.close() } }
-        do {
-            var hello = Herald_V1_Hello()
-            hello.versions = [1]
-            hello.clientName = "herald-conform"
-            hello.capabilities = [RunnerTestControl.capability]
-            try await connection.send(try HeraldFrame(requestID: 1, message: hello))
-        } catch {
-            throw ProbeError("cannot send Hello to \(connector.target): \(error)")
-        }
-        var deadline = LagAdjustedDeadline(.now + timeout, lag: lag)
-        var next = await connection.nextEvent(until: deadline.instant)
-        while next == nil && !deadline.expired() {
-            next = await connection.nextEvent(until: deadline.instant)
-        }
-        guard case .frame(let frame)? = next, frame.typeName == "Welcome",
-            let welcome = try? frame.frame.decodeMessage(as: Herald_V1_Welcome.self)
-        else {
-            throw ProbeError("\(connector.target) did not answer a Hello naming \(RunnerTestControl.capability)")
-        }
-        return welcome.capabilities.contains(RunnerTestControl.capability)
+        let result = try await Self.probe(
+            connector: connector,
+            timeout: timeout,
+            capabilities: [RunnerTestControl.capability],
+            lag: lag
+        )
+        return result.grantedCapabilities.contains(RunnerTestControl.capability)
     }
 }
