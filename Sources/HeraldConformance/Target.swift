@@ -379,14 +379,11 @@ public struct SecretTokenSource: TokenSource {
             )
         case .nestedClaims(let levels):
             // The claims object is level 1; `levels - 1` arrays nest inside it.
-            let arrays = levels - 1
-            let depthClaim =
-                "\"x-herald-depth\":" + String(repeating: "[", count: arrays)
-                + String(repeating: "]", count: arrays)
-            let standard = Self.objectText(self.standardClaims(request, now: now))
+            var nested = JSONValue.array([])
+            for _ in 2..<levels { nested = .array([nested]) }
             return try await TokenMinter.sign(
                 headerJSON: Self.objectText(Self.standardHeader),
-                claimsJSON: standard.dropLast() + "," + depthClaim + "}",
+                claimsJSON: Self.objectText(self.standardClaims(request, now: now) + [("x-herald-depth", nested)]),
                 secret: self.secret
             )
         }
