@@ -28,7 +28,9 @@ struct Herald: AsyncParsableCommand {
                  directory or its database cannot be created
             """,
         version: HeraldVersion.tool,
-        subcommands: [Vectors.self, Decode.self, Encode.self, Spec.self, Serve.self, Token.self, Conform.self]
+        subcommands: [
+            Vectors.self, Decode.self, Encode.self, Spec.self, Serve.self, Token.self, Conform.self, Bench.self,
+        ]
     )
 
     /// Parses and runs a command. `herald conform --list --json` is the list's JSON flag (``Conform/normalize(_:)``),

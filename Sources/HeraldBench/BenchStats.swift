@@ -1,0 +1,50 @@
+import Histogram
+
+/// What one event loop's connections recorded: counters and a latency histogram.
+///
+/// One value per event loop, used only on that loop (no lock on the hot path); ``merge(_:)`` combines them at the
+/// end of a run.
+public struct BenchStats: Sendable {
+    /// Named counters, for example `protocol-error.slow-consumer` or `sent.peer-message`.
+    public var counters: [String: Int] = [:]
+    /// Request-to-response latency in microseconds.
+    public var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    /// The first problems seen, with details (at most ``maximumNotes``).
+    public var notes: [String] = []
+    /// How many notes are kept.
+    public static let maximumNotes = 50
+
+    /// Creates empty statistics.
+    public init() {}
+
+    /// Adds `amount` to counter `name`.
+    @inlinable
+    public mutating func count(_ name: String, _ amount: Int = 1) {
+        self.counters[name, default: 0] += amount
+    }
+
+    /// Records one latency sample in microseconds.
+    public mutating func recordLatency(microseconds: UInt64) {
+        _ = self.latency.record(min(microseconds, self.latency.highestTrackableValue))
+    }
+
+    /// Counts problem `name` and keeps `detail` if fewer than ``maximumNotes`` notes are kept.
+    public mutating func problem(_ name: String, _ detail: @autoclosure () -> String) {
+        self.count(name)
+        if self.notes.count < Self.maximumNotes {
+            self.notes.append("\(name): \(detail())")
+        }
+    }
+
+    /// The value of counter `name` (0 when never counted).
+    public subscript(_ name: String) -> Int {
+        self.counters[name] ?? 0
+    }
+
+    /// Adds `other`'s counters, samples and notes.
+    public mutating func merge(_ other: BenchStats) {
+        for (name, value) in other.counters { self.counters[name, default: 0] += value }
+        self.latency.add(other.latency)
+        for note in other.notes where self.notes.count < Self.maximumNotes { self.notes.append(note) }
+    }
+}
