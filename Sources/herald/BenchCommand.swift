@@ -19,7 +19,7 @@ extension Herald {
                 Exit status: 0 every check passed; 1 a check failed; 2 a flag is wrong; 3 the server cannot be \
                 reached or refuses the logins.
                 """,
-            subcommands: [RoundTrip.self, Soak.self]
+            subcommands: [RoundTrip.self, Soak.self, Stall.self, Overload.self, Churn.self]
         )
     }
 }
