@@ -40,7 +40,9 @@ public protocol EngineConnectionSink: Sendable {
     /// Queues frames for the client, in order, and flushes them.
     func write(_ frames: [OutboundFrame])
 
-    /// The number of frames queued and not yet written to the transport (Spec/14-limits.md §14.5).
+    /// The number of frames in the connection's outbound queue (Spec/14-limits.md §14.5): frames offered to the
+    /// transport that it has not accepted yet. Frames passed to ``write(_:)`` that the transport has not been offered
+    /// yet (the server's own backlog) do not count (LIM-20).
     var queuedFrameCount: Int { get }
 
     /// Closes the transport after the frames already queued have been written (or after a grace period has passed).

@@ -341,7 +341,7 @@ extension HeraldEngine {
             )
         }
         // Checks 2 and 3 (CHAN-5, CHAN-6, LIM-6).
-        if let refused = self.takeJoinRates(session, channelID: channelID) {
+        if let refused = self.takeJoinRates(session, channelID: channelID, at: context.arrivedMs) {
             answer(refused)
             return
         }
@@ -398,8 +398,8 @@ extension HeraldEngine {
     }
 
     /// Checks `RATE_CLASS_JOIN`, then `RATE_CLASS_JOIN_SAME_CHANNEL`, and counts the join towards both only when
-    /// neither refuses it (LIM-6). Returns the refusal, if any.
-    private func takeJoinRates(_ session: Session, channelID: String) -> Herald_V1_JoinChannelResult? {
+    /// neither refuses it (LIM-6), at the request's arrival time `at` (LIM-24). Returns the refusal, if any.
+    private func takeJoinRates(_ session: Session, channelID: String, at time: Int64) -> Herald_V1_JoinChannelResult? {
         let joinLimit = self.configuration.rateLimits[.join]
         let sameLimit = self.configuration.rateLimits[.joinSameChannel]
         guard joinLimit != nil || sameLimit != nil else { return nil }
@@ -408,24 +408,24 @@ extension HeraldEngine {
         var joinCounter: RateCounter?
         if let joinLimit {
             let counter = record.joinRate ?? RateCounter(joinLimit)
-            guard counter.allows(at: self.now) else { return .tooOften }
+            guard counter.allows(at: time) else { return .tooOften }
             joinCounter = counter
         }
         if let sameLimit {
             let rateKey = Self.sameChannelRateKey(channelID, maxBytes: self.limits.maxChannelIDBytes)
             if record.sameChannelRates[rateKey] == nil && record.sameChannelRates.count >= record.pruneAt {
-                let horizon = self.now - sameLimit.windowMs
+                let horizon = time - sameLimit.windowMs
                 record.sameChannelRates = record.sameChannelRates.filter { $0.value.lastMs > horizon }
                 record.pruneAt = max(64, 2 * record.sameChannelRates.count)
             }
             var same = record.sameChannelRates[rateKey] ?? SameChannelRate(counter: RateCounter(sameLimit), lastMs: 0)
-            guard same.counter.allows(at: self.now) else { return .joinSameChannelTooOften }
-            same.counter.record(at: self.now)
-            same.lastMs = self.now
+            guard same.counter.allows(at: time) else { return .joinSameChannelTooOften }
+            same.counter.record(at: time)
+            same.lastMs = max(same.lastMs, time)
             record.sameChannelRates[rateKey] = same
         }
         if var joinCounter {
-            joinCounter.record(at: self.now)
+            joinCounter.record(at: time)
             record.joinRate = joinCounter
         }
         return nil

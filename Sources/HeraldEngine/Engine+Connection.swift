@@ -40,7 +40,8 @@ extension HeraldEngine {
 
     // MARK: - Frames
 
-    func process(_ frame: HeraldFrame, on connection: Connection) async {
+    /// Processes a frame that arrived at `arrivedMs` (at most `now`).
+    func process(_ frame: HeraldFrame, on connection: Connection, arrivedMs: Int64) async {
         connection.lastReceivedMs = self.now
         let opcode = frame.opcode
         if self.isTestControlRequest(frame, on: connection) { return self.testControlRequest(frame, on: connection) }
@@ -84,7 +85,7 @@ extension HeraldEngine {
         case .notice:
             self.deliveryAck(frame, on: connection)
         case .request:
-            await self.request(frame, info: info, on: connection)
+            await self.request(frame, info: info, on: connection, arrivedMs: arrivedMs)
         }
     }
 
@@ -183,7 +184,7 @@ extension HeraldEngine {
 
     // MARK: - Requests
 
-    func request(_ frame: HeraldFrame, info: HeraldOpcodeInfo, on connection: Connection) async {
+    func request(_ frame: HeraldFrame, info: HeraldOpcodeInfo, on connection: Connection, arrivedMs: Int64) async {
         let opcode = frame.opcode
         let requestID = frame.requestID
         if opcode == .hello {
@@ -239,7 +240,8 @@ extension HeraldEngine {
             session: session,
             requestID: requestID,
             opcode: opcode,
-            now: self.now
+            now: self.now,
+            arrivedMs: arrivedMs
         )
         switch opcode {
         case .ping:
@@ -265,7 +267,7 @@ extension HeraldEngine {
         if let rateClass = GenericResponses.rateClass(of: opcode), let limit = self.configuration.rateLimits[rateClass]
         {
             var counter = session.rates[rateClass] ?? RateCounter(limit)
-            let allowed = counter.take(at: self.now)
+            let allowed = counter.take(at: context.arrivedMs)  // LIM-24
             session.rates[rateClass] = counter
             guard allowed else {
                 self.respond(context, GenericResponses.tooOften(message, opcode: opcode))

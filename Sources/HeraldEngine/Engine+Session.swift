@@ -16,7 +16,7 @@ extension HeraldEngine {
         }
         // Check 2: login rate, per connection; every login that passed check 1 counts (SES-37, LIM-5).
         if var counter = connection.loginRate {
-            let allowed = counter.take(at: self.now)
+            let allowed = counter.take(at: context.arrivedMs)  // LIM-24
             connection.loginRate = counter
             if !allowed {
                 self.respond(context, Herald_V1_LoginResponse.with { $0.result = .tooOften })

@@ -220,6 +220,8 @@ struct RequestContext {
     let requestID: UInt32
     let opcode: Herald_V1_Opcode
     let now: Int64
+    /// When the request arrived (at most `now`): the time its rate limits count it at (Spec/14-limits.md LIM-24).
+    let arrivedMs: Int64
 
     /// The response this request is waiting for, to answer later.
     var pending: PendingResponse {

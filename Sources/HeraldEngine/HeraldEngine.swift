@@ -126,10 +126,21 @@ public actor HeraldEngine {
     }
 
     /// Processes one complete frame received on a connection.
-    public func receive(_ frame: HeraldFrame, on id: ConnectionID) async {
+    ///
+    /// - Parameters:
+    ///   - frame: The frame.
+    ///   - id: The connection it arrived on.
+    ///   - arrivedAtMs: When the frame arrived, on the engine's clock (a transport reads the clock once per socket
+    ///     read); `nil` means now. Rate limits count the request at this time, not when the engine gets to it
+    ///     (Spec/14-limits.md LIM-24), and it counts as the connection's last activity (HS-42) before any timer runs.
+    public func receive(_ frame: HeraldFrame, on id: ConnectionID, arrivedAtMs: Int64? = nil) async {
+        if let arrivedAtMs, let connection = self.connections[id], arrivedAtMs > connection.lastReceivedMs {
+            // Before the due timers run: an idle check that fell due while the frame waited must see it.
+            connection.lastReceivedMs = arrivedAtMs
+        }
         self.beginInput()
         if let connection = self.connections[id], connection.phase != .closed {
-            await self.process(frame, on: connection)
+            await self.process(frame, on: connection, arrivedMs: min(arrivedAtMs ?? self.now, self.now))
         }
         self.endInput()
     }
@@ -248,7 +259,8 @@ public actor HeraldEngine {
 
     // MARK: - Output
 
-    /// Queues a frame for a connection (LIM-12 … LIM-14 apply).
+    /// Queues a frame for a connection (LIM-12 … LIM-14 apply, to the sink's outbound queue as LIM-20 counts it plus
+    /// the frames of the current input).
     func enqueue(_ frame: OutboundFrame, to connection: Connection, exempt: Bool = false) {
         guard connection.phase != .closed || exempt else { return }
         if connection.slowConsumer && !exempt { return }

@@ -6,11 +6,16 @@ import NIOCore
 import NIOWebSocket
 import Synchronization
 
-/// The engine's view of one NIO connection: writes frames, counts those not yet written, and closes the transport
-/// the way Spec/02-transports.md §2.5 and Spec/14-limits.md §14.5 ask.
+/// The engine's view of one NIO connection: writes frames, counts those the transport has not accepted, and closes
+/// the transport the way Spec/02-transports.md §2.5 and Spec/14-limits.md §14.5 ask.
 ///
 /// ``write(_:)`` and ``close()`` are called on the engine's executor and only hop to the channel's event loop;
 /// they never block. Everything else runs on the event loop.
+///
+/// The queue of LIM-12 counts only frames the transport holds: frames handed to the channel and flushed whose bytes
+/// the socket has not accepted yet (LIM-20). Frames still on their way from the engine to the event loop do not count,
+/// so a busy event loop never makes a client that reads promptly look like a slow consumer. The count is kept on the
+/// event loop and published to the engine through one atomic after each batch and each later completed write.
 final class ChannelSink: EngineConnectionSink, Sendable {
     /// How frames are put on the transport.
     enum Framing: Sendable {
@@ -28,10 +33,11 @@ final class ChannelSink: EngineConnectionSink, Sendable {
 
     let channel: any Channel
     let framing: Framing
-    /// Above this many queued frames, the connection's own input waits (see ``waitForOutputToDrain()``).
+    /// Above this many queued frames, the connection's requests wait (see ``waitForOutputToDrain()``).
     let pauseThreshold: Int
-    /// Input resumes once fewer frames than this are queued.
+    /// Requests resume once fewer frames than this are queued.
     let resumeThreshold: Int
+    /// The frames the transport holds, as last published by the event loop (``LoopState/held``).
     private let queued = Atomic<Int>(0)
     private let closing = Atomic<Bool>(false)
     private let drainWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
@@ -46,6 +52,11 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         }
 
         var phase = Phase.open
+        /// Frames handed to the channel whose writes have not completed: the authoritative count behind
+        /// ``ChannelSink/queuedFrameCount``.
+        var held = 0
+        /// A batch is being written: completions during its flush are published once, at its end.
+        var writingBatch = false
         /// Completes when the last frame handed to the channel has been written (or failed).
         var lastWrite: EventLoopFuture<Void>?
         /// The reason of the `Disconnect` written, for the WebSocket close code (TRN-23).
@@ -59,7 +70,7 @@ final class ChannelSink: EngineConnectionSink, Sendable {
     /// - Parameters:
     ///   - channel: The connection.
     ///   - framing: How frames are written.
-    ///   - maximumQueuedFrames: The engine's `max_outbound_queue_frames`; the connection's own input pauses at a
+    ///   - maximumQueuedFrames: The engine's `max_outbound_queue_frames`; the connection's own requests wait at a
     ///     quarter of it, so that a client that sends faster than it reads is slowed down, not cut off.
     init(channel: any Channel, framing: Framing, maximumQueuedFrames: Int) {
         self.channel = channel
@@ -76,7 +87,9 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         }
     }
 
-    /// Frames handed to the transport and not yet written.
+    /// Frames handed to the transport that it has not accepted yet (LIM-12, LIM-20): written and flushed to the
+    /// channel, their bytes not yet taken by the socket. Frames on their way from the engine to the event loop do
+    /// not count.
     var queuedFrameCount: Int {
         self.queued.load(ordering: .relaxed)
     }
@@ -86,16 +99,17 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         self.closing.load(ordering: .relaxed)
     }
 
-    /// Whether so many frames wait to be written that the connection's input should pause.
+    /// Whether the transport holds so many frames that the connection's requests should wait (LIM-21).
     var shouldPauseInput: Bool {
         self.queued.load(ordering: .relaxed) >= self.pauseThreshold && !self.isClosing
     }
 
     /// Returns once fewer than ``resumeThreshold`` frames are queued, or the connection is closing.
     ///
-    /// The task feeding the engine calls this before a frame when ``shouldPauseInput`` is true: responses to a
-    /// client's own requests then never pile up to `max_outbound_queue_frames` just because the engine produces
-    /// them faster than the event loop writes them; only frames caused by others can make a slow consumer.
+    /// The task feeding the engine calls this before a request when ``shouldPauseInput`` is true: responses to a
+    /// client's own requests then never pile up to `max_outbound_queue_frames` because the client sends faster than
+    /// it reads; only frames caused by others can make a slow consumer. `DeliveryAck`s and `Ping`s do not wait
+    /// (LIM-22).
     func waitForOutputToDrain() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -123,16 +137,27 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Runs on the event loop when a frame's write has completed (written or failed).
     private func frameWritten() {
-        let remaining = self.queued.subtract(1, ordering: .relaxed).newValue
-        if remaining == self.resumeThreshold - 1 {
+        let state = self.state.value
+        state.held -= 1
+        if !state.writingBatch {
+            self.publish(state.held)
+        }
+    }
+
+    /// Makes `held` the count the engine sees, and wakes the waiting input when it fell below the resume threshold.
+    private func publish(_ held: Int) {
+        let previous = self.queued.exchange(held, ordering: .relaxed)
+        if previous >= self.resumeThreshold && held < self.resumeThreshold {
             self.wakeDrainWaiters()
         }
     }
 
     func write(_ frames: [OutboundFrame]) {
         guard !frames.isEmpty else { return }
-        self.queued.add(frames.count, ordering: .relaxed)
+        // Nothing is counted here: the frames count once the transport has been offered them and has not taken
+        // them (LIM-20), which only the event loop knows.
         self.channel.eventLoop.execute {
             self.writeOnLoop(frames)
         }
@@ -160,7 +185,6 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         var head = ByteBuffer()
         frame.header.write(to: &head)
         let outbound = OutboundFrame(head: head, body: frame.payload, tail: ByteBuffer())
-        self.queued.add(1, ordering: .relaxed)
         self.channel.eventLoop.execute {
             self.writeOnLoop([outbound])
             self.closeOnLoop(webSocketCode: closeCode)
@@ -174,10 +198,11 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         guard state.phase == .open else {
             // The engine never writes after its Disconnect; frames after a transport-side termination are
             // dropped (HS-55).
-            for _ in frames { self.frameWritten() }
             return
         }
         let channel = self.channel
+        state.held += frames.count
+        state.writingBatch = true
         for frame in frames {
             if let reason = Self.disconnectReason(frame) {
                 state.disconnectReason = reason
@@ -207,7 +232,11 @@ final class ChannelSink: EngineConnectionSink, Sendable {
             }
             state.lastWrite = promise.futureResult
         }
+        // The socket takes what it can now; those writes complete inside the flush, and what is left is what the
+        // transport holds.
         channel.flush()
+        state.writingBatch = false
+        self.publish(state.held)
     }
 
     private func closeOnLoop(webSocketCode: WebSocketErrorCode?) {

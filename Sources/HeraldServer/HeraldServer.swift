@@ -1,4 +1,5 @@
 import HeraldEngine
+import HeraldMessages
 import HeraldWire
 import Logging
 import NIOCore
@@ -25,8 +26,10 @@ import Foundation
 /// their ports (port 0 works), run ``run()`` in a task, and end it with ``shutdown()``; or let
 /// ``withRunningServer(configuration:logger:eventLoopGroup:clock:verifier:_:)`` do all three.
 ///
-/// Each connection's frames reach the engine strictly in order, one `await` at a time, and reading from the
-/// socket pauses while ``HeraldServerConfiguration/inboundFrameBuffer`` frames wait for the engine. A timer driver
+/// Each connection's frames reach the engine in order, one `await` at a time, stamped with their arrival time, and
+/// reading from the socket pauses while ``HeraldServerConfiguration/inboundFrameBuffer`` frames wait for the engine.
+/// While the transport holds many of a connection's frames, its requests wait but its `DeliveryAck`s and `Ping`s
+/// still reach the engine at once (Spec/14-limits.md LIM-21 … LIM-23). A timer driver
 /// calls ``HeraldEngine/fireDueTimers()`` at the engine's next deadline, at least every
 /// ``HeraldServerConfiguration/timerTickMs`` milliseconds.
 public final class HeraldServer: Service, Sendable {
@@ -464,6 +467,7 @@ public final class HeraldServer: Service, Sendable {
         let inboundConfiguration = self.inboundConfiguration()
         let timeout = self.handshakeTimeout()
         let acceptedExtensions = self.acceptedExtensions
+        let clock = self.clock
         let server = try await self.serverBootstrap().bind(host: address.host, port: address.port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 let pipeline = channel.pipeline.syncOperations
@@ -476,7 +480,8 @@ public final class HeraldServer: Service, Sendable {
                     ByteToMessageHandler(
                         HeraldStreamDecoder(
                             maximumPayloadLength: maximumPayloadLength,
-                            acceptedExtensions: acceptedExtensions
+                            acceptedExtensions: acceptedExtensions,
+                            clock: clock
                         )
                     )
                 )
@@ -519,6 +524,7 @@ public final class HeraldServer: Service, Sendable {
         let maximumQueuedFrames = self.configuration.engine.limits.maxOutboundQueueFrames
         let inboundConfiguration = self.inboundConfiguration()
         let timeout = self.handshakeTimeout()
+        let clock = self.clock
         let server = try await self.serverBootstrap().bind(host: address.host, port: address.port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 if let tls {
@@ -542,7 +548,8 @@ public final class HeraldServer: Service, Sendable {
                             try channel.pipeline.syncOperations.addHandler(
                                 HeraldWebSocketHandler(
                                     maximumPayloadLength: maximumPayloadLength,
-                                    acceptedExtensions: acceptedExtensions
+                                    acceptedExtensions: acceptedExtensions,
+                                    clock: clock
                                 )
                             )
                             let asyncChannel = try NIOAsyncChannel<InboundEvent, Never>(
@@ -658,9 +665,15 @@ public final class HeraldServer: Service, Sendable {
 
     /// Feeds one connection's inbound events to the engine, one at a time, until the transport closes; then
     /// reports the close to the engine exactly once.
+    ///
+    /// While the transport holds so many of the connection's frames that its requests should wait
+    /// (``ChannelSink/shouldPauseInput``), reading goes on: `DeliveryAck`s and `Ping`s still go to the engine at
+    /// once, other frames are held in order in a ``HeldInput`` that a drainer task hands to the engine as the output
+    /// drains, and only a full ``HeldInput`` stops the reading (Spec/14-limits.md LIM-21 … LIM-23).
     private func serve(_ connection: AcceptedConnection) async {
         let sink = connection.sink
         let engine = self.engine
+        let held = HeldInput(capacity: self.configuration.inboundFrameBuffer)
         var logger = self.logger
         logger[metadataKey: "transport"] = "\(connection.transport)"
         logger[metadataKey: "peer"] = "\(connection.peer)"
@@ -677,31 +690,44 @@ public final class HeraldServer: Service, Sendable {
                 if !connection.waitsForTLS {
                     id = await open()
                 }
-                do {
-                    for try await event in inbound {
-                        switch event {
-                        case .transportReady:
-                            if id == nil { id = await open() }
-                        case .frame(let frame):
-                            if sink.shouldPauseInput {
-                                await sink.waitForOutputToDrain()
+                await withDiscardingTaskGroup { drainers in
+                    do {
+                        for try await event in inbound {
+                            switch event {
+                            case .transportReady:
+                                if id == nil { id = await open() }
+                            case .frame(let frame, let arrivedAtMs):
+                                guard let id, !sink.isClosing else { continue }
+                                if Self.neverWaits(frame) || (held.isEmpty && !sink.shouldPauseInput) {
+                                    await engine.receive(frame, on: id, arrivedAtMs: arrivedAtMs)
+                                    continue
+                                }
+                                if held.hold(frame, arrivedAtMs: arrivedAtMs) {
+                                    drainers.addTask { await Self.drain(held, sink: sink, engine: engine, id: id) }
+                                }
+                                if held.isFull {
+                                    await held.waitForSpace()
+                                }
+                            case .failure(let error, let header):
+                                await held.waitUntilEmpty()
+                                guard let id, !sink.isClosing else { continue }
+                                logger.debug("framing failure", metadata: ["error": "\(error.code)"])
+                                await engine.receiveFailure(error, header: header, on: id)
+                            case .violation(let code, let message):
+                                await held.waitUntilEmpty()
+                                guard let id, !sink.isClosing else { continue }
+                                logger.debug(
+                                    "WebSocket violation",
+                                    metadata: ["code": "\(code)", "reason": "\(message)"]
+                                )
+                                sink.terminate(closeCode: code, message: message)
+                                await engine.transportClosed(id)
+                                closeReported = true
                             }
-                            guard let id, !sink.isClosing else { continue }
-                            await engine.receive(frame, on: id)
-                        case .failure(let error, let header):
-                            guard let id, !sink.isClosing else { continue }
-                            logger.debug("framing failure", metadata: ["error": "\(error.code)"])
-                            await engine.receiveFailure(error, header: header, on: id)
-                        case .violation(let code, let message):
-                            guard let id, !sink.isClosing else { continue }
-                            logger.debug("WebSocket violation", metadata: ["code": "\(code)", "reason": "\(message)"])
-                            sink.terminate(closeCode: code, message: message)
-                            await engine.transportClosed(id)
-                            closeReported = true
                         }
+                    } catch {
+                        logger.debug("transport failed", metadata: ["error": "\(error)"])
                     }
-                } catch {
-                    logger.debug("transport failed", metadata: ["error": "\(error)"])
                 }
                 if let id, !closeReported {
                     await engine.transportClosed(id)
@@ -710,6 +736,29 @@ public final class HeraldServer: Service, Sendable {
             }
         } catch {
             logger.debug("closing a connection failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Whether a frame goes to the engine even while the connection's requests wait (LIM-22): a `DeliveryAck`, so
+    /// that the client's outstanding deliveries (LIM-17) fall as fast as it acknowledges, and a `Ping`, so that a
+    /// connection that is alive is seen to be (HS-42). Neither changes what an earlier request does (HS-35), and a
+    /// `Pong` may overtake earlier responses (HS-36).
+    private static func neverWaits(_ frame: HeraldFrame) -> Bool {
+        frame.opcode == .deliveryAck || frame.opcode == .ping
+    }
+
+    /// Hands the held frames of a connection to the engine in order, each once the transport holds few enough
+    /// frames (or the connection is closing, when they are discarded); ends when none is left.
+    private static func drain(_ held: HeldInput, sink: ChannelSink, engine: HeraldEngine, id: ConnectionID) async {
+        var next = held.first()
+        while let entry = next {
+            if sink.shouldPauseInput {
+                await sink.waitForOutputToDrain()
+            }
+            if !sink.isClosing {
+                await engine.receive(entry.frame, on: id, arrivedAtMs: entry.arrivedAtMs)
+            }
+            next = held.removeFirst()
         }
     }
 }

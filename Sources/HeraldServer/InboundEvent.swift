@@ -1,3 +1,4 @@
+import HeraldEngine
 import HeraldWire
 import NIOCore
 import NIOWebSocket
@@ -6,8 +7,10 @@ import NIOWebSocket
 enum InboundEvent: Sendable {
     /// The transport is ready (the TLS handshake finished): the engine may see the connection now.
     case transportReady
-    /// A complete frame with a valid header; its payload is parsed by the engine.
-    case frame(HeraldFrame)
+    /// A complete frame with a valid header; its payload is parsed by the engine. `arrivedAtMs` is the engine
+    /// clock's time when the socket read that completed it was decoded (read once per read, not per frame): the
+    /// time the engine counts rate limits at (LIM-24).
+    case frame(HeraldFrame, arrivedAtMs: Int64)
     /// A framing failure; nothing after it is delivered. `header` is the opcode and request id read from the
     /// offending header, when 14 bytes of it were there.
     case failure(WireError, header: (opcode: UInt16, requestID: UInt32)?)
@@ -32,17 +35,25 @@ func rawHeaderFields(_ buffer: ByteBuffer) -> (opcode: UInt16, requestID: UInt32
 /// A framing failure becomes one ``InboundEvent/failure(_:header:)`` event carrying the offending header's opcode
 /// and request id; every byte after it is discarded (HS-63: nothing after a header failure is processed). At end of
 /// stream, leftover bytes become `truncated-header` or `truncated-payload` (FRM-14, FRM-15).
+///
+/// Every frame is stamped with its arrival time: the clock is read at the first frame completed by a socket read and
+/// that reading serves every frame the same read completes (the decoder is called until the read's bytes are used
+/// up, so a frame that leaves the buffer empty, or a call that finds only part of a frame, ends the read).
 struct HeraldStreamDecoder: NIOSingleStepByteToMessageDecoder {
     typealias InboundOut = InboundEvent
 
     private var decoder: HeraldFrameDecoder
     private var failed = false
+    private let clock: any EngineClock
+    /// The arrival time of the frames of the read being decoded, once its first frame is complete.
+    private var readStamp: Int64?
 
-    init(maximumPayloadLength: Int, acceptedExtensions: [HeraldOpcodeInfo] = []) {
+    init(maximumPayloadLength: Int, acceptedExtensions: [HeraldOpcodeInfo] = [], clock: any EngineClock) {
         self.decoder = HeraldFrameDecoder(
             maximumPayloadLength: maximumPayloadLength,
             acceptedExtensions: acceptedExtensions
         )
+        self.clock = clock
     }
 
     mutating func decode(buffer: inout ByteBuffer) throws -> InboundEvent? {
@@ -51,7 +62,7 @@ struct HeraldStreamDecoder: NIOSingleStepByteToMessageDecoder {
             return nil
         }
         do {
-            return try self.decoder.decode(buffer: &buffer).map { .frame($0) }
+            return self.stamped(try self.decoder.decode(buffer: &buffer), rest: buffer)
         } catch {
             return self.fail(error, buffer: &buffer)
         }
@@ -63,10 +74,22 @@ struct HeraldStreamDecoder: NIOSingleStepByteToMessageDecoder {
             return nil
         }
         do {
-            return try self.decoder.decodeLast(buffer: &buffer, seenEOF: seenEOF).map { .frame($0) }
+            return self.stamped(try self.decoder.decodeLast(buffer: &buffer, seenEOF: seenEOF), rest: buffer)
         } catch {
             return self.fail(error, buffer: &buffer)
         }
+    }
+
+    /// The event of a decoded frame with the current read's arrival time; forgets that time when the read's bytes
+    /// are used up.
+    private mutating func stamped(_ frame: HeraldFrame?, rest: ByteBuffer) -> InboundEvent? {
+        guard let frame else {
+            self.readStamp = nil
+            return nil
+        }
+        let stamp = self.readStamp ?? self.clock.nowMilliseconds()
+        self.readStamp = rest.readableBytes == 0 ? nil : stamp
+        return .frame(frame, arrivedAtMs: stamp)
     }
 
     private mutating func fail(_ error: WireError, buffer: inout ByteBuffer) -> InboundEvent {

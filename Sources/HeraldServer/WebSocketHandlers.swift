@@ -1,3 +1,4 @@
+import HeraldEngine
 import HeraldWire
 import NIOCore
 import NIOHTTP1
@@ -55,10 +56,15 @@ final class HeraldWebSocketHandler: ChannelDuplexHandler {
 
     /// Extension opcodes accepted besides the v1 opcodes (the test-control pair when test control is enabled).
     private let acceptedExtensions: [HeraldOpcodeInfo]
+    /// The engine's clock, read once per socket read for the arrival time of its frames (LIM-24).
+    private let clock: any EngineClock
+    /// The arrival time of the frames of the current read, from its first complete frame until `channelReadComplete`.
+    private var readStamp: Int64?
 
-    init(maximumPayloadLength: Int, acceptedExtensions: [HeraldOpcodeInfo] = []) {
+    init(maximumPayloadLength: Int, acceptedExtensions: [HeraldOpcodeInfo] = [], clock: any EngineClock) {
         self.maximumPayloadLength = maximumPayloadLength
         self.acceptedExtensions = acceptedExtensions
+        self.clock = clock
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -162,7 +168,9 @@ final class HeraldWebSocketHandler: ChannelDuplexHandler {
                 maximumPayloadLength: self.maximumPayloadLength,
                 acceptedExtensions: self.acceptedExtensions
             )
-            context.fireChannelRead(Self.wrapInboundOut(.frame(decoded)))
+            let stamp = self.readStamp ?? self.clock.nowMilliseconds()
+            self.readStamp = stamp
+            context.fireChannelRead(Self.wrapInboundOut(.frame(decoded, arrivedAtMs: stamp)))
         } catch {
             self.fail(error, message: message, context: context)
         }
@@ -183,6 +191,7 @@ final class HeraldWebSocketHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        self.readStamp = nil
         context.fireChannelReadComplete()
     }
 
