@@ -320,8 +320,18 @@ extension HeraldEngine {
         session.invitations.sent[id] = number
         session.invitations.asCaller.insert(number)
         answer(.ok)  // INV-18: before any other frame about the invitation.
-        if let calleeSession = self.reachableCallee(callee), self.deliverInvitation(number, to: calleeSession) {
-            return  // INV-19
+        if let calleeSession = self.reachableCallee(callee) {
+            if calleeSession.peer.cacheRead != nil {
+                // SES-38, PEER-51: online, but its login's cached peer messages are being read; delivered with the
+                // invitations pending at that login, after them.
+                self.invitations.pending[callee, default: []].append(number)
+                self.setTimer(&invitation, .peerOffline, after: self.timerSettings.invitationPeerOfflineMs)
+                self.invitations.live[number] = invitation
+                return
+            }
+            if self.deliverInvitation(number, to: calleeSession) {
+                return  // INV-19
+            }
         }
         if request.requirePeerOnline {
             // INV-21.

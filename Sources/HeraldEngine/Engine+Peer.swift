@@ -20,9 +20,29 @@ struct PeerAckWait {
     var timer: UInt64
 }
 
-/// Per-session peer-message state. Peer messages keep nothing per session: live deliveries are tracked as outstanding
-/// deliveries of the receiver's connection, waits in ``PeerState``, and cached messages in the offline inbox.
-struct PeerSessionState {}
+/// Per-session peer-message state. Live deliveries are tracked as outstanding deliveries of the receiver's connection,
+/// waits in ``PeerState``, and cached messages in the offline store; a session keeps only what waits for the read of
+/// its cached messages at login.
+struct PeerSessionState {
+    /// The number of the login's read of the cached messages while it is outstanding (PEER-51).
+    var cacheRead: UInt64?
+    /// Live messages accepted for this session while ``cacheRead`` is outstanding, in acceptance order; sent after
+    /// the cached ones (PEER-40, PEER-52). At most `maxOutboundQueueFrames` (PEER-54).
+    var held: [HeldPeerMessage] = []
+    /// A `TokenPrivilegeWillExpire` became due while ``cacheRead`` was outstanding; sent after the cached messages.
+    var heldWillExpire = false
+}
+
+/// A live `PeerMessage` held behind a login's read of the cached messages (PEER-52).
+struct HeldPeerMessage {
+    /// The message to send.
+    var message: Herald_V1_PeerMessage
+    /// The delivery it becomes.
+    var delivery: PeerDelivery
+    /// The `ACK_MODE_PEER` sender, answered as for any live delivery once the message is sent; `nil` in
+    /// `ACK_MODE_SERVER` (already answered `OK`, PEER-31).
+    var waiter: PendingResponse?
+}
 
 /// What an outstanding `PeerMessage` delivery is for.
 struct PeerDelivery: Hashable, Sendable {
@@ -53,72 +73,149 @@ extension HeraldEngine {
 
     // MARK: - Hooks
 
-    /// Delivers the user's cached messages after a successful login (PEER-39 … PEER-41, PEER-38).
+    /// Reads the user's cached messages after a successful login (PEER-39 … PEER-41, PEER-38, PEER-51); they are
+    /// sent when the read completes (``peerCacheReadCompleted(sessionSerial:_:)``).
     func peerSessionStarted(_ session: Session) {
         // OVR-10: a receiver that cannot receive peer messages is offline for them; they stay cached.
         guard session.connection.has(.peerMessages) else { return }
-        let records: [OfflineMessageRecord]
-        do {
-            records = try self.inbox.messages(
+        session.peer.cacheRead = self.offline.nextTicket
+        self.submitOffline(
+            .messages(
                 appID: session.user.appID,
                 receiverID: session.user.userID,
                 notBeforeMs: self.now - self.timerSettings.offlineRetentionMs
-            )
-        } catch {
+            ),
+            completion: .loginRead(sessionSerial: session.serial)
+        )
+    }
+
+    /// The login's read of the cached messages completed: sends them, then the invitations pending at login
+    /// (INV-22), then the live messages held meanwhile (PEER-40, PEER-52). Nothing happens for a session that
+    /// has ended: its held messages were handled then, and the cached ones stay cached.
+    func peerCacheReadCompleted(sessionSerial: UInt64, _ result: Result<OfflineOperationOutcome, OfflineStoreError>) {
+        guard let session = self.sessionsBySerial[sessionSerial], !session.ended, session.peer.cacheRead != nil
+        else { return }
+        session.peer.cacheRead = nil
+        let held = session.peer.held
+        session.peer.held = []
+        defer { self.peerResumeInput(of: session.connection) }
+        switch result {
+        case .success(.messages(let records)):
+            for record in records {
+                let message = Herald_V1_PeerMessage.with {
+                    $0.fromUserID = record.senderID
+                    $0.message = record.body
+                    $0.messageID = record.messageID
+                    $0.serverReceivedMs = record.serverReceivedMs
+                    $0.isOffline = true
+                }
+                let delivery = PeerDelivery(messageID: record.messageID, source: .cache(receiver: session.user))
+                let sent = self.sendUserEvent(
+                    .peerMessage,
+                    message,
+                    seqFieldNumber: Self.peerMessageSeqField,
+                    to: session,
+                    ackRequired: .peer(delivery)
+                )
+                // Not queued (the connection is closing): the rest stays cached for the next login.
+                if sent == nil { break }
+            }
+        case .success:
+            break
+        case .failure(let error):
             self.logger.error(
                 "reading the offline cache failed",
                 metadata: ["user": "\(session.user)", "error": "\(error)"]
             )
-            return
         }
-        for record in records {
-            let message = Herald_V1_PeerMessage.with {
-                $0.fromUserID = record.senderID
-                $0.message = record.body
-                $0.messageID = record.messageID
-                $0.serverReceivedMs = record.serverReceivedMs
-                $0.isOffline = true
+        self.invitationsSessionStarted(session)  // INV-22: after the cached peer messages
+        if session.peer.heldWillExpire {
+            session.peer.heldWillExpire = false
+            if let expires = session.tokenExpiresMs {
+                self.sendEvent(
+                    .tokenPrivilegeWillExpire,
+                    Herald_V1_TokenPrivilegeWillExpire.with { $0.tokenExpiresMs = expires },
+                    to: session.connection
+                )
             }
-            let delivery = PeerDelivery(messageID: record.messageID, source: .cache(receiver: session.user))
-            let sent = self.sendUserEvent(
-                .peerMessage,
-                message,
-                seqFieldNumber: Self.peerMessageSeqField,
-                to: session,
-                ackRequired: .peer(delivery)
-            )
-            // Not queued (the connection is closing): the rest stays cached for the next login.
-            if sent == nil { break }
+        }
+        for message in held {
+            self.peerSendLive(message, to: session)
         }
     }
 
-    /// Completes the operations that waited for deliveries outstanding to an ending session (SES-32, PEER-29,
-    /// PEER-30, PEER-32). Cached messages delivered to it stay cached (PEER-41).
-    func peerSessionEnded(_ session: Session, cause: SessionEndCause, abandoned: [OutstandingDelivery]) {
-        var deliveries: [PeerDelivery] = []
-        for outstanding in abandoned {
-            if case .peer(let delivery) = outstanding.purpose {
-                deliveries.append(delivery)
-            }
+    /// Lets the connection's waiting input go on (PEER-51).
+    func peerResumeInput(of connection: Connection) {
+        let waiters = connection.inputWaiters
+        connection.inputWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Sends a live message to its receiver's session; one that cannot be queued (the connection is closing) is
+    /// handled as a delivery abandoned by an ending session (PEER-29, PEER-30, PEER-32).
+    private func peerSendLive(_ held: HeldPeerMessage, to receiver: Session) {
+        let sent = self.sendUserEvent(
+            .peerMessage,
+            held.message,
+            seqFieldNumber: Self.peerMessageSeqField,
+            to: receiver,
+            ackRequired: .peer(held.delivery)
+        )
+        guard sent != nil else {
+            self.peerAbandoned(held.delivery, waiter: held.waiter, serverReceivedMs: held.message.serverReceivedMs)
+            return
         }
-        // Acceptance order, so that messages stored now keep the order of PEER-44.
-        deliveries.sort { $0.messageID < $1.messageID }
-        for delivery in deliveries {
-            guard case .live(let record) = delivery.source else { continue }
+        guard let waiter = held.waiter else { return }
+        // PEER-25, PEER-28: the timeout runs from when the message is sent.
+        let messageID = held.delivery.messageID
+        let timer = self.timers.schedule(
+            .peer(PeerTimer(messageID: messageID)),
+            at: self.now + self.timerSettings.peerAckTimeoutMs
+        )
+        self.peer.waits[messageID] = PeerAckWait(
+            pending: waiter,
+            serverReceivedMs: held.message.serverReceivedMs,
+            timer: timer
+        )
+    }
+
+    /// A live delivery that will not be acknowledged: stored if cacheable, its `ACK_MODE_PEER` sender answered
+    /// `CACHED_BY_SERVER` after the commit (PEER-30, PEER-36) or `PEER_UNREACHABLE` at once (PEER-29).
+    private func peerAbandoned(_ delivery: PeerDelivery, waiter: PendingResponse?, serverReceivedMs: Int64) {
+        guard case .live(let record) = delivery.source else { return }
+        if let record {
+            self.storeOffline(record, waiter: waiter)
+        } else if let waiter {
+            self.respond(
+                waiter,
+                Self.peerResponse(.peerUnreachable, messageID: delivery.messageID, serverReceivedMs: serverReceivedMs)
+            )
+        }
+    }
+
+    /// Completes the operations that waited for deliveries outstanding to an ending session, and for the live
+    /// messages held behind its cache read (SES-32, PEER-29, PEER-30, PEER-32, PEER-52). Cached messages delivered
+    /// to it stay cached (PEER-41).
+    func peerSessionEnded(_ session: Session, cause: SessionEndCause, abandoned: [OutstandingDelivery]) {
+        var ended: [(delivery: PeerDelivery, waiter: PendingResponse?, serverReceivedMs: Int64)] = []
+        for outstanding in abandoned {
+            guard case .peer(let delivery) = outstanding.purpose, case .live = delivery.source else { continue }
             let wait = self.peer.waits.removeValue(forKey: delivery.messageID)
             if let wait { self.timers.cancel(wait.timer) }
-            let result: Herald_V1_PeerMessageResult
-            if let record {
-                result = self.peerStoreOffline(record) ? .cachedByServer : .failure
-            } else {
-                result = .peerUnreachable
-            }
-            if let wait {
-                self.respond(
-                    wait.pending,
-                    Self.peerResponse(result, messageID: delivery.messageID, serverReceivedMs: wait.serverReceivedMs)
-                )
-            }
+            ended.append((delivery, wait?.pending, wait?.serverReceivedMs ?? 0))
+        }
+        for held in session.peer.held {
+            ended.append((held.delivery, held.waiter, held.message.serverReceivedMs))
+        }
+        session.peer.held = []
+        if session.peer.cacheRead != nil {
+            session.peer.cacheRead = nil
+            self.peerResumeInput(of: session.connection)
+        }
+        // Acceptance order, so that messages stored now keep the order of PEER-44.
+        ended.sort { $0.delivery.messageID < $1.delivery.messageID }
+        for message in ended {
+            self.peerAbandoned(message.delivery, waiter: message.waiter, serverReceivedMs: message.serverReceivedMs)
         }
     }
 
@@ -130,14 +227,11 @@ extension HeraldEngine {
     ) {
         switch delivery.source {
         case .cache(let receiver):
-            do {
-                try self.inbox.remove(appID: receiver.appID, receiverID: receiver.userID, messageID: delivery.messageID)
-            } catch {
-                self.logger.error(
-                    "removing an acknowledged offline message failed",
-                    metadata: ["user": "\(receiver)", "message": "\(delivery.messageID)", "error": "\(error)"]
-                )
-            }
+            // PEER-53: submitted; nothing waits for it.
+            self.submitOffline(
+                .remove(appID: receiver.appID, receiverID: receiver.userID, messageID: delivery.messageID),
+                completion: .remove(receiver: receiver, messageID: delivery.messageID)
+            )
         case .live:
             // No wait: ACK_MODE_SERVER, or the sender was already answered (PEER-24: nothing more is sent).
             guard let wait = self.peer.waits.removeValue(forKey: delivery.messageID) else { return }
@@ -208,6 +302,32 @@ extension HeraldEngine {
                 $0.isOffline = false
             }
             let delivery = PeerDelivery(messageID: messageID, source: .live(record: cacheable ? record : nil))
+            if receiver.peer.cacheRead != nil {
+                // PEER-52: held behind the login's cached messages, and queued to the receiver for PEER-31.
+                guard receiver.peer.held.count < self.limits.maxOutboundQueueFrames else {
+                    // PEER-54.
+                    self.logger.warning(
+                        "refusing a peer message: too many held behind a login's offline-cache read",
+                        metadata: ["receiver": "\(receiverKey)", "message": "\(messageID)"]
+                    )
+                    self.respond(
+                        context,
+                        Self.peerResponse(.failure, messageID: messageID, serverReceivedMs: receivedMs)
+                    )
+                    return
+                }
+                receiver.peer.held.append(
+                    HeldPeerMessage(
+                        message: message,
+                        delivery: delivery,
+                        waiter: ackMode == .peer ? context.pending : nil
+                    )
+                )
+                if ackMode == .server {
+                    self.respond(context, Self.peerResponse(.ok, messageID: messageID, serverReceivedMs: receivedMs))
+                }
+                return
+            }
             // PEER-18 … PEER-20.
             let sent = self.sendUserEvent(
                 .peerMessage,
@@ -238,13 +358,24 @@ extension HeraldEngine {
             // receiver is as good as offline.
         }
         // PEER-33 … PEER-36: offline receiver, answered the same way in both ack modes.
-        let result: Herald_V1_PeerMessageResult
-        if cacheable {
-            result = self.peerStoreOffline(record) ? .cachedByServer : .failure
-        } else {
-            result = .peerUnreachable
+        guard cacheable else {
+            self.respond(
+                context,
+                Self.peerResponse(.peerUnreachable, messageID: messageID, serverReceivedMs: receivedMs)
+            )
+            return
         }
-        self.respond(context, Self.peerResponse(result, messageID: messageID, serverReceivedMs: receivedMs))
+        guard !self.offlineStoreIsFull else {
+            // PEER-55: the store is too far behind; the message is neither stored nor delivered.
+            self.logger.warning(
+                "refusing a cacheable peer message: the offline store is behind",
+                metadata: ["backlog": "\(self.offline.outstanding.count)", "message": "\(messageID)"]
+            )
+            self.respond(context, Self.peerResponse(.failure, messageID: messageID, serverReceivedMs: receivedMs))
+            return
+        }
+        // PEER-36, PEER-50: answered once the batch holding the message has committed.
+        self.storeOffline(record, waiter: context.pending)
     }
 
     // MARK: - Helpers
@@ -267,24 +398,6 @@ extension HeraldEngine {
             $0.type = body.type
             $0.text = body.text
             $0.raw = body.raw
-        }
-    }
-
-    /// Stores a message in its receiver's offline cache (PEER-35 … PEER-37); `false` if the store failed.
-    /// The store is durable when `append` returns (PEER-36).
-    func peerStoreOffline(_ record: OfflineMessageRecord) -> Bool {
-        do {
-            try self.inbox.append(record, capacity: self.limits.maxOfflineMessages)
-            return true
-        } catch {
-            self.logger.error(
-                "storing an offline message failed",
-                metadata: [
-                    "receiver": "\(record.appID)/\(record.receiverID)", "message": "\(record.messageID)",
-                    "error": "\(error)",
-                ]
-            )
-            return false
         }
     }
 

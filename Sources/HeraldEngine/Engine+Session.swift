@@ -111,7 +111,8 @@ extension HeraldEngine {
         self.logger.debug("session started", metadata: ["user": "\(user)", "connection": "\(connection.id)"])
         self.presenceSessionStarted(session, replacedEarlierSession: replaced)
         self.peerSessionStarted(session)
-        self.invitationsSessionStarted(session)  // INV-22: after the cached peer messages
+        // INV-22: after the cached peer messages; when they are being read, once they have been sent (PEER-51).
+        if session.peer.cacheRead == nil { self.invitationsSessionStarted(session) }
     }
 
     private func failLogin(_ result: Herald_V1_LoginResult, _ context: RequestContext) {

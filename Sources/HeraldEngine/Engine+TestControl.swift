@@ -237,11 +237,16 @@ extension HeraldEngine {
     public func crash() {
         self.isCrashed = true
         self.isShutDown = true
+        // Operations not yet handed to the store are lost, as in a crash of the process.
+        self.offline.unsubmitted.removeAll()
         self.timers = TimerQueue()
         self.dirty.removeAll()
         let open = self.connections.values.sorted { $0.id < $1.id }
         self.connections.removeAll()
         for connection in open {
+            let waiters = connection.inputWaiters
+            connection.inputWaiters.removeAll()
+            for waiter in waiters { waiter.resume() }
             connection.pending.removeAll()
             connection.isDirty = false
             connection.phase = .closed

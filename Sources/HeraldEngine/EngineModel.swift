@@ -149,6 +149,9 @@ final class Connection {
     var slowConsumer = false
     /// The connection is in the engine's list of connections to flush.
     var isDirty = false
+    /// Inputs of this connection waiting for its session's login read of cached messages (PEER-51); at most one
+    /// when the host passes the connection's frames one at a time.
+    var inputWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(id: ConnectionID, sink: any EngineConnectionSink, transport: String, publicID: String, now: Int64) {
         self.id = id

@@ -17,7 +17,7 @@ public actor HeraldEngine {
     /// The configuration the engine was created with.
     public nonisolated let configuration: EngineConfiguration
     let clock: any EngineClock
-    let inbox: any OfflineInbox
+    let store: any OfflineStore
     let verifier: any TokenVerifying
     let logger: Logger
     let appsByID: [String: AppCredentials]
@@ -47,6 +47,8 @@ public actor HeraldEngine {
 
     /// Peer-message state (offline deliveries in flight, acknowledgement waits).
     var peer = PeerState()
+    /// Offline-store operations waiting for their outcome.
+    var offline = OfflineStoreState()
     /// Presence subscriptions.
     var presence = PresenceState()
     /// Channels: members, attributes, member-count schedule.
@@ -54,7 +56,7 @@ public actor HeraldEngine {
     /// Invitations.
     var invitations = InvitationsState()
 
-    /// Creates an engine.
+    /// Creates an engine whose offline messages go through a ``GroupCommitOfflineStore`` over `inbox`.
     ///
     /// - Parameters:
     ///   - configuration: Apps, capabilities, limits, timers and rate limits; validated here.
@@ -73,19 +75,59 @@ public actor HeraldEngine {
         logger: Logger = Logger(label: "herald.engine"),
         restartRequests: AsyncStream<TestControlRestartMode>.Continuation? = nil
     ) throws {
+        try self.init(
+            configuration: configuration,
+            clock: clock,
+            store: GroupCommitOfflineStore(backend: inbox, logger: logger),
+            verifier: verifier,
+            logger: logger,
+            restartRequests: restartRequests
+        )
+    }
+
+    /// Creates an engine.
+    ///
+    /// - Parameters:
+    ///   - configuration: Apps, capabilities, limits, timers and rate limits; validated here.
+    ///   - clock: The time source; ``SystemEngineClock`` in production, ``ManualEngineClock`` in tests.
+    ///   - store: The offline store: ``GroupCommitOfflineStore`` in production, ``ManualOfflineStore`` in tests.
+    ///     The engine starts it and is its only user.
+    ///   - verifier: Token verification; by default ``JWTTokenVerifier`` over the configuration's apps.
+    ///   - logger: Where the engine logs.
+    ///   - restartRequests: Where a test-control `Restart` (Spec/18-test-control.md) is handed to the host, which
+    ///     performs it after the response has been written; `nil` answers `Restart` with
+    ///     `TEST_CONTROL_RESULT_UNSUPPORTED`.
+    public init(
+        configuration: EngineConfiguration,
+        clock: any EngineClock = SystemEngineClock(),
+        store: any OfflineStore,
+        verifier: (any TokenVerifying)? = nil,
+        logger: Logger = Logger(label: "herald.engine"),
+        restartRequests: AsyncStream<TestControlRestartMode>.Continuation? = nil
+    ) throws {
         try configuration.validate()
         self.configuration = configuration
         self.clock = clock
-        self.inbox = inbox
+        self.store = store
         self.verifier = verifier ?? JWTTokenVerifier(apps: configuration.apps)
         self.logger = logger
         self.restartRequests = restartRequests
         self.appsByID = Dictionary(uniqueKeysWithValues: configuration.apps.map { ($0.appID, $0) })
         let start = clock.nowMilliseconds()
         self.now = start
-        let stored = try inbox.largestMessageID()
+        let stored = try store.largestMessageID()
         self.nextMessageID = max(stored + 1, UInt64(max(start, 0)) * 1000)
         self.timers.schedule(.offlinePurge, at: start + Self.offlinePurgeInterval(configuration.timers))
+        store.start { [weak self] results in
+            await self?.offlineBatchCompleted(results)
+        }
+    }
+
+    /// Waits until every offline-store operation submitted so far has run, then stops the store; for a host that
+    /// shuts down after ``shutdown()``, so that messages stored for the sessions it ended are durable.
+    public func closeOfflineStore() async {
+        self.flushOfflineSubmissions()
+        await self.store.close(discardingQueued: self.isCrashed)
     }
 
     static func offlinePurgeInterval(_ timers: EngineTimers) -> Int64 {
@@ -139,6 +181,15 @@ public actor HeraldEngine {
             connection.lastReceivedMs = arrivedAtMs
         }
         self.beginInput()
+        // PEER-51: while the session's cached messages are being read, its next frame waits (SES-38).
+        while let connection = self.connections[id], connection.phase != .closed,
+            connection.session?.peer.cacheRead != nil
+        {
+            connection.lastReceivedMs = self.now
+            self.endInput()
+            await withCheckedContinuation { connection.inputWaiters.append($0) }
+            self.beginInput()
+        }
         if let connection = self.connections[id], connection.phase != .closed {
             await self.process(frame, on: connection, arrivedMs: min(arrivedAtMs ?? self.now, self.now))
         }
@@ -227,9 +278,11 @@ public actor HeraldEngine {
         }
     }
 
-    /// Writes the frames produced by the current input and applies deferred slow-consumer closes.
+    /// Writes the frames produced by the current input and applies deferred slow-consumer closes, and hands the
+    /// input's offline-store operations to the store.
     func endInput() {
         self.flushDirty()
+        self.flushOfflineSubmissions()
     }
 
     func flushDirty() {
@@ -495,6 +548,11 @@ public actor HeraldEngine {
             guard let session = self.sessionsBySerial[serial], session.tokenGeneration == generation,
                 let expires = session.tokenExpiresMs
             else { return }
+            // SES-38, PEER-51: not before the cached messages; sent when they have been read.
+            if session.peer.cacheRead != nil {
+                session.peer.heldWillExpire = true
+                return
+            }
             self.sendEvent(
                 .tokenPrivilegeWillExpire,
                 Herald_V1_TokenPrivilegeWillExpire.with { $0.tokenExpiresMs = expires },
@@ -504,10 +562,13 @@ public actor HeraldEngine {
             guard let session = self.sessionsBySerial[serial], session.tokenGeneration == generation else { return }
             self.expireToken(of: session)
         case .offlinePurge:
-            do {
-                try self.inbox.purge(receivedBeforeMs: self.now - self.timerSettings.offlineRetentionMs)
-            } catch {
-                self.logger.error("purging expired offline messages failed", metadata: ["error": "\(error)"])
+            // PEER-38, PEER-53: submitted, not waited for; at most one purge is outstanding.
+            if !self.offline.purgeOutstanding {
+                self.offline.purgeOutstanding = true
+                self.submitOffline(
+                    .purge(receivedBeforeMs: self.now - self.timerSettings.offlineRetentionMs),
+                    completion: .purge
+                )
             }
             self.timers.schedule(.offlinePurge, at: self.now + Self.offlinePurgeInterval(self.timerSettings))
         case .peer(let timer):

@@ -35,9 +35,10 @@ public struct OfflineMessageRecord: Sendable, Hashable {
 
 /// The durable store of offline peer messages.
 ///
-/// Every method is synchronous and returns only when its effect is durable: the engine answers
-/// `PEER_MESSAGE_RESULT_CACHED_BY_SERVER` only after ``append(_:capacity:)`` has returned, so a message answered
-/// that way survives a crash of the process.
+/// Every method is synchronous and returns only when its effect is durable. The engine never calls an inbox itself:
+/// an ``OfflineStore`` runs its operations off the engine's executor, in batches through ``perform(_:)``, and the
+/// engine answers `PEER_MESSAGE_RESULT_CACHED_BY_SERVER` only after the batch holding the message has been performed,
+/// so a message answered that way survives a crash of the process (PEER-36).
 public protocol OfflineInbox: Sendable {
     /// Stores `record` after the receiver's other messages. If the receiver then has more than `capacity` messages,
     /// the oldest are deleted so that `capacity` remain. Returns the number of messages deleted.
@@ -56,4 +57,10 @@ public protocol OfflineInbox: Sendable {
 
     /// The largest message id ever stored (0 for an empty store), so that new ids never repeat an old one.
     func largestMessageID() throws -> UInt64
+
+    /// Runs `operations` in order, each seeing the effects of the ones before, and returns one result per
+    /// operation in the same order; every effect is durable when it returns. A backend that can group writes runs
+    /// the whole batch in one transaction (``SQLiteOfflineInbox``: one `fsync`). The default runs each method on
+    /// its own.
+    func perform(_ operations: [OfflineTicketedOperation]) -> [OfflineOperationResult]
 }

@@ -20,6 +20,7 @@ import Foundation
 /// returns 0.
 public final class SQLiteOfflineInbox: OfflineInbox, Sendable {
     private let database: DatabaseQueue
+    private let transactions = Atomic<Int>(0)
 
     /// Opens, creating it if needed, the inbox stored in the SQLite file at `path`; missing parent directories are
     /// created.
@@ -33,6 +34,8 @@ public final class SQLiteOfflineInbox: OfflineInbox, Sendable {
             }
         }
         var configuration = Configuration()
+        // A restarted server's store can overlap the old one's last commit (test-control restarts).
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             // Not `configuration.journalMode = .wal`: GRDB would then lower `synchronous` to NORMAL, which can lose
             // the last commits on power loss.
@@ -87,63 +90,151 @@ public final class SQLiteOfflineInbox: OfflineInbox, Sendable {
         return migrator
     }
 
+    /// The number of write transactions committed since the inbox was opened (each one `fsync` for a file).
+    public var committedTransactions: Int { self.transactions.load(ordering: .relaxed) }
+
+    private func write<T>(_ body: (Database) throws -> T) throws -> T {
+        let value = try self.database.write(body)
+        self.transactions.add(1, ordering: .relaxed)
+        return value
+    }
+
     /// Stores `record` after the receiver's other messages and deletes the receiver's oldest messages beyond
     /// `capacity`, in one durable transaction. Returns the number of messages deleted.
     @discardableResult
     public func append(_ record: OfflineMessageRecord, capacity: Int) throws -> Int {
-        let body = Data(try record.body.serializedBytes() as [UInt8])
-        let messageID = Int64(bitPattern: record.messageID)
-        return try self.database.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO offline_message
-                        (app_id, receiver_id, sender_id, message_id, server_received_ms, body)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (message_id) DO NOTHING
-                    """,
-                arguments: [record.appID, record.receiverID, record.senderID, messageID, record.serverReceivedMs, body]
-            )
-            guard db.changesCount > 0 else { return 0 }
-            let largest = try Int64.fetchOne(db, sql: "SELECT largest_message_id FROM offline_meta WHERE id = 1") ?? 0
-            if record.messageID > UInt64(bitPattern: largest) {
-                try db.execute(
-                    sql: "UPDATE offline_meta SET largest_message_id = ? WHERE id = 1",
-                    arguments: [messageID]
-                )
-            }
-            let count =
-                try Int.fetchOne(
-                    db,
-                    sql: "SELECT COUNT(*) FROM offline_message WHERE app_id = ? AND receiver_id = ?",
-                    arguments: [record.appID, record.receiverID]
-                ) ?? 0
-            let excess = count - max(capacity, 0)
-            guard excess > 0 else { return 0 }
-            try db.execute(
-                sql: """
-                    DELETE FROM offline_message WHERE seq IN (
-                        SELECT seq FROM offline_message WHERE app_id = ? AND receiver_id = ? ORDER BY seq LIMIT ?
-                    )
-                    """,
-                arguments: [record.appID, record.receiverID, excess]
-            )
-            return db.changesCount
-        }
+        try self.write { db in try Self.append(record, capacity: capacity, in: db) }
     }
 
     /// The receiver's messages received at or after `notBeforeMs`, oldest first.
     public func messages(appID: String, receiverID: String, notBeforeMs: Int64) throws -> [OfflineMessageRecord] {
-        let rows = try self.database.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT sender_id, message_id, server_received_ms, body FROM offline_message
-                    WHERE app_id = ? AND receiver_id = ? AND server_received_ms >= ?
-                    ORDER BY seq
-                    """,
-                arguments: [appID, receiverID, notBeforeMs]
+        try self.database.read { db in
+            try Self.messages(appID: appID, receiverID: receiverID, notBeforeMs: notBeforeMs, in: db)
+        }
+    }
+
+    /// Deletes one message of a receiver, durably; deleting a message that is not stored is not an error.
+    public func remove(appID: String, receiverID: String, messageID: UInt64) throws {
+        try self.write { db in try Self.remove(appID: appID, receiverID: receiverID, messageID: messageID, in: db) }
+    }
+
+    /// Deletes every message received before `beforeMs`, durably. Returns the number deleted.
+    @discardableResult
+    public func purge(receivedBeforeMs beforeMs: Int64) throws -> Int {
+        try self.write { db in try Self.purge(receivedBeforeMs: beforeMs, in: db) }
+    }
+
+    /// The largest message id ever stored (0 if none ever was), including messages since deleted.
+    public func largestMessageID() throws -> UInt64 {
+        let largest = try self.database.read { db in
+            try Int64.fetchOne(db, sql: "SELECT largest_message_id FROM offline_meta WHERE id = 1") ?? 0
+        }
+        return UInt64(bitPattern: largest)
+    }
+
+    /// Runs `operations` in order in one transaction, so one `fsync` commits them all. Each operation runs in a
+    /// savepoint: one that fails is rolled back alone and reported as failed. If the transaction cannot be
+    /// committed, every operation is reported failed with ``OfflineStoreError/Code/commitFailed``.
+    public func perform(_ operations: [OfflineTicketedOperation]) -> [OfflineOperationResult] {
+        do {
+            return try self.write { db in
+                var results: [OfflineOperationResult] = []
+                results.reserveCapacity(operations.count)
+                for numbered in operations {
+                    var outcome = OfflineOperationOutcome.removed
+                    do {
+                        try db.inSavepoint {
+                            outcome = try Self.apply(numbered.operation, in: db)
+                            return .commit
+                        }
+                        results.append(OfflineOperationResult(ticket: numbered.ticket, result: .success(outcome)))
+                    } catch {
+                        results.append(
+                            OfflineOperationResult(
+                                ticket: numbered.ticket,
+                                result: .failure(OfflineStoreError(.operationFailed, "\(error)"))
+                            )
+                        )
+                    }
+                }
+                return results
+            }
+        } catch {
+            let failure = OfflineStoreError(.commitFailed, "\(error)")
+            return operations.map { OfflineOperationResult(ticket: $0.ticket, result: .failure(failure)) }
+        }
+    }
+
+    // MARK: - Statements
+
+    private static func apply(_ operation: OfflineOperation, in db: Database) throws -> OfflineOperationOutcome {
+        switch operation {
+        case .append(let record, let capacity):
+            return .appended(evicted: try Self.append(record, capacity: capacity, in: db))
+        case .messages(let appID, let receiverID, let notBeforeMs):
+            return .messages(try Self.messages(appID: appID, receiverID: receiverID, notBeforeMs: notBeforeMs, in: db))
+        case .remove(let appID, let receiverID, let messageID):
+            try Self.remove(appID: appID, receiverID: receiverID, messageID: messageID, in: db)
+            return .removed
+        case .purge(let beforeMs):
+            return .purged(count: try Self.purge(receivedBeforeMs: beforeMs, in: db))
+        }
+    }
+
+    private static func append(_ record: OfflineMessageRecord, capacity: Int, in db: Database) throws -> Int {
+        let body = Data(try record.body.serializedBytes() as [UInt8])
+        let messageID = Int64(bitPattern: record.messageID)
+        try db.execute(
+            sql: """
+                INSERT INTO offline_message
+                    (app_id, receiver_id, sender_id, message_id, server_received_ms, body)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (message_id) DO NOTHING
+                """,
+            arguments: [record.appID, record.receiverID, record.senderID, messageID, record.serverReceivedMs, body]
+        )
+        guard db.changesCount > 0 else { return 0 }
+        let largest = try Int64.fetchOne(db, sql: "SELECT largest_message_id FROM offline_meta WHERE id = 1") ?? 0
+        if record.messageID > UInt64(bitPattern: largest) {
+            try db.execute(
+                sql: "UPDATE offline_meta SET largest_message_id = ? WHERE id = 1",
+                arguments: [messageID]
             )
         }
+        let count =
+            try Int.fetchOne(
+                db,
+                sql: "SELECT COUNT(*) FROM offline_message WHERE app_id = ? AND receiver_id = ?",
+                arguments: [record.appID, record.receiverID]
+            ) ?? 0
+        let excess = count - max(capacity, 0)
+        guard excess > 0 else { return 0 }
+        try db.execute(
+            sql: """
+                DELETE FROM offline_message WHERE seq IN (
+                    SELECT seq FROM offline_message WHERE app_id = ? AND receiver_id = ? ORDER BY seq LIMIT ?
+                )
+                """,
+            arguments: [record.appID, record.receiverID, excess]
+        )
+        return db.changesCount
+    }
+
+    private static func messages(
+        appID: String,
+        receiverID: String,
+        notBeforeMs: Int64,
+        in db: Database
+    ) throws -> [OfflineMessageRecord] {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT sender_id, message_id, server_received_ms, body FROM offline_message
+                WHERE app_id = ? AND receiver_id = ? AND server_received_ms >= ?
+                ORDER BY seq
+                """,
+            arguments: [appID, receiverID, notBeforeMs]
+        )
         return try rows.map { row in
             let messageID: Int64 = row["message_id"]
             let body: Data = row["body"]
@@ -158,31 +249,16 @@ public final class SQLiteOfflineInbox: OfflineInbox, Sendable {
         }
     }
 
-    /// Deletes one message of a receiver, durably; deleting a message that is not stored is not an error.
-    public func remove(appID: String, receiverID: String, messageID: UInt64) throws {
-        try self.database.write { db in
-            try db.execute(
-                sql: "DELETE FROM offline_message WHERE app_id = ? AND receiver_id = ? AND message_id = ?",
-                arguments: [appID, receiverID, Int64(bitPattern: messageID)]
-            )
-        }
+    private static func remove(appID: String, receiverID: String, messageID: UInt64, in db: Database) throws {
+        try db.execute(
+            sql: "DELETE FROM offline_message WHERE app_id = ? AND receiver_id = ? AND message_id = ?",
+            arguments: [appID, receiverID, Int64(bitPattern: messageID)]
+        )
     }
 
-    /// Deletes every message received before `beforeMs`, durably. Returns the number deleted.
-    @discardableResult
-    public func purge(receivedBeforeMs beforeMs: Int64) throws -> Int {
-        try self.database.write { db in
-            try db.execute(sql: "DELETE FROM offline_message WHERE server_received_ms < ?", arguments: [beforeMs])
-            return db.changesCount
-        }
-    }
-
-    /// The largest message id ever stored (0 if none ever was), including messages since deleted.
-    public func largestMessageID() throws -> UInt64 {
-        let largest = try self.database.read { db in
-            try Int64.fetchOne(db, sql: "SELECT largest_message_id FROM offline_meta WHERE id = 1") ?? 0
-        }
-        return UInt64(bitPattern: largest)
+    private static func purge(receivedBeforeMs beforeMs: Int64, in db: Database) throws -> Int {
+        try db.execute(sql: "DELETE FROM offline_message WHERE server_received_ms < ?", arguments: [beforeMs])
+        return db.changesCount
     }
 }
 

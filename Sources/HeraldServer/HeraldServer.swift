@@ -146,6 +146,8 @@ public final class HeraldServer: Service, Sendable {
         case .graceful: await old.shutdown()
         case .crash: await old.crash()
         }
+        // Graceful: what the old engine stored is committed; crash: what it had not committed is lost.
+        await old.closeOfflineStore()
     }
 
     private func serveRestarts() async {
@@ -319,6 +321,7 @@ public final class HeraldServer: Service, Sendable {
             await self.closeListenersAndDisconnect(listeners)
         case .nothing:
             await self.engine.shutdown()
+            await self.engine.closeOfflineStore()
         case .finished:
             break
         }
@@ -388,6 +391,8 @@ public final class HeraldServer: Service, Sendable {
             try? await listener.serverChannel.close()
         }
         await self.engine.shutdown()
+        // Messages stored for the sessions the shutdown ended are committed before the server stops (PEER-32).
+        await self.engine.closeOfflineStore()
     }
 
     // MARK: - Timers

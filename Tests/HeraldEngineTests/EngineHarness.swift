@@ -65,9 +65,15 @@ final class EngineHarness: Sendable {
     let clock: ManualEngineClock
     let engine: HeraldEngine
     let inbox: any OfflineInbox
+    /// The engine's offline store over ``inbox``. Unless the harness was made with `manualStore`, every input the
+    /// harness or a client makes runs the store's batches (``settle()``) before returning.
+    let store: ManualOfflineStore
+    let manualStore: Bool
 
     init(
         inbox: (any OfflineInbox)? = nil,
+        manualStore: Bool = false,
+        backlogLimit: Int = 65_536,
         configure: (inout EngineConfiguration) -> Void = { _ in }
     ) throws {
         var configuration = EngineConfiguration(
@@ -81,7 +87,14 @@ final class EngineHarness: Sendable {
         let inbox = inbox ?? MemoryOfflineInbox()
         self.clock = clock
         self.inbox = inbox
-        self.engine = try HeraldEngine(configuration: configuration, clock: clock, inbox: inbox)
+        self.manualStore = manualStore
+        self.store = ManualOfflineStore(backend: inbox, backlogLimit: backlogLimit)
+        self.engine = try HeraldEngine(configuration: configuration, clock: clock, store: self.store)
+    }
+
+    /// Runs the store's batches until none is left, unless the test completes them itself (`manualStore`).
+    func settle() async {
+        if !self.manualStore { await self.store.settle() }
     }
 
     /// The virtual time in Unix milliseconds.
@@ -91,6 +104,7 @@ final class EngineHarness: Sendable {
     func advance(by milliseconds: Int64) async {
         self.clock.advance(by: milliseconds)
         await self.engine.fireDueTimers()
+        await self.settle()
     }
 
     /// Opens a connection and, unless `hello` is nil, performs the handshake and drains the Welcome.
@@ -105,7 +119,8 @@ final class EngineHarness: Sendable {
         return client
     }
 
-    /// Connects, handshakes and logs in `user` in app-ID-only mode; drains the login frames.
+    /// Connects, handshakes and logs in `user` in app-ID-only mode, completes the store's batches; drains the login
+    /// frames.
     func login(_ user: String, hello: Herald_V1_Hello = Herald_V1_Hello.with { $0.versions = [1] }) async -> TestClient
     {
         let client = await self.connect(hello: hello)
@@ -117,6 +132,9 @@ final class EngineHarness: Sendable {
             expecting: Herald_V1_LoginResponse.self
         )
         #expect(response.result == .ok, "login of \(user) failed: \(response.result)")
+        // The login's read of the cached messages completes here even with `manualStore` (with everything queued
+        // before it); tests of the read itself send the LoginRequest themselves.
+        await self.store.settle()
         client.user = user
         _ = client.drain()
         return client
@@ -148,12 +166,14 @@ final class TestClient: @unchecked Sendable {
         let id = requestID ?? self.takeRequestID()
         let frame = try! HeraldFrame(requestID: id, message: message)
         await self.engine.receive(frame, on: self.id)
+        await self.harness.settle()
         return id
     }
 
     /// Sends a frame as is.
     func send(frame: HeraldFrame) async {
         await self.engine.receive(frame, on: self.id)
+        await self.harness.settle()
     }
 
     func takeRequestID() -> UInt32 {
@@ -247,6 +267,7 @@ final class TestClient: @unchecked Sendable {
     /// Closes the transport abruptly.
     func drop() async {
         await self.engine.transportClosed(self.id)
+        await self.harness.settle()
     }
 
     /// The opcode names of the frames waiting in ``inbox``.
