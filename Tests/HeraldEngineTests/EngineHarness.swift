@@ -68,6 +68,7 @@ final class EngineHarness: Sendable {
 
     init(
         inbox: (any OfflineInbox)? = nil,
+        verifier: (any TokenVerifying)? = nil,
         configure: (inout EngineConfiguration) -> Void = { _ in }
     ) throws {
         var configuration = EngineConfiguration(
@@ -81,7 +82,7 @@ final class EngineHarness: Sendable {
         let inbox = inbox ?? MemoryOfflineInbox()
         self.clock = clock
         self.inbox = inbox
-        self.engine = try HeraldEngine(configuration: configuration, clock: clock, inbox: inbox)
+        self.engine = try HeraldEngine(configuration: configuration, clock: clock, inbox: inbox, verifier: verifier)
     }
 
     /// The virtual time in Unix milliseconds.
