@@ -71,6 +71,7 @@ public struct TemplateContext: Sendable {
 /// | `${limit:<field>[±n]}` | a `Welcome.limits` field (camelCase) |
 /// | `${timer:<field>[±n]}` | a `Welcome.timers` field (camelCase) |
 /// | `${fill:<n>}` | a string of `n` ASCII `x`; `n` may be `limit:<field>±k` or `timer:<field>±k` |
+/// | `${digits:<n>}` | a string of `n` ASCII `1` (DTMF digits of a given length); `n` as for `${fill:…}` |
 /// | `${token:<kind>}` | a token for the acting actor's user (kinds as in `login.token`) |
 /// | `${index[±n]}` | the 0-based index of the element the innermost `$generate` builds |
 /// | `${calc:<expression>}` | integer arithmetic (`+ - * / %`, parentheses) on the expanded expression |
@@ -86,7 +87,7 @@ public enum Templating {
     /// The template kinds, as written before the colon.
     public static let kinds = [
         "user", "channel", "app", "nonce", "capture", "request", "opcode", "i", "limit", "timer", "fill", "token",
-        "index", "calc", "bytes", "testControlKey",
+        "index", "calc", "bytes", "testControlKey", "digits",
     ]
 
     /// The key of a generator object: `{"$generate": {"count": n, "item": v}}`.
@@ -479,12 +480,12 @@ public enum Templating {
             return .int(Int64(info.wireValue) + offset)
         case "limit", "timer":
             return .int(try Self.welcomeValue(kind, try Self.require(argument, expression), in: context))
-        case "fill":
+        case "fill", "digits":
             let count = try Self.fillCount(try Self.require(argument, expression), in: context)
             guard count >= 0, count <= 16_777_215 else {
                 throw TemplateError("${\(expression)}: \(count) is not a usable length")
             }
-            return .string(String(repeating: "x", count: Int(count)))
+            return .string(String(repeating: kind == "fill" ? "x" : "1", count: Int(count)))
         case "token":
             guard let token = context.tokens[expression] else {
                 throw TemplateError("${\(expression)}: tokens are only available in send payloads")
@@ -598,8 +599,8 @@ public enum Templating {
                 ? "${\(expression)}: \(name) is not a Herald v1 message with an opcode" : nil
         case "limit", "timer":
             return (argument ?? "").isEmpty ? "${\(expression)} needs a field name" : nil
-        case "fill":
-            guard let argument, !argument.isEmpty else { return "${fill} needs a length" }
+        case "fill", "digits":
+            guard let argument, !argument.isEmpty else { return "${\(kind)} needs a length" }
             if Int64(argument) != nil { return nil }
             let (inner, rest) = Self.split(argument)
             return (inner == "limit" || inner == "timer") && !(rest ?? "").isEmpty

@@ -83,6 +83,7 @@ extension HeraldEngine {
         }
         // Arguments (CATTR-1, CATTR-3, CATTR-5, CATTR-19).
         guard let key = self.attributeChannelKey(request.channelID, session), !request.keys.isEmpty,
+            request.keys.count <= self.limits.maxAttributesCount,  // LIM-31
             self.channelAttributeKeysAreValid(request.keys)
         else { return answer(.invalidArgument) }
         // CATTR-18: named keys that exist go, the rest keep their order.

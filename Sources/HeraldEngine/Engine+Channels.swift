@@ -680,7 +680,13 @@ extension HeraldEngine {
         let message = Herald_V1_ChannelMessage.with {
             $0.channelID = key.channelID
             $0.fromUserID = sender.user.userID
-            $0.message = body
+            // Rebuilt from its three fields, as a peer message's body is: unknown fields of the sender's body are
+            // not relayed, so the message's size is bounded by the limits (HS-78).
+            $0.message = Herald_V1_MessageBody.with {
+                $0.type = body.type
+                $0.text = body.text
+                $0.raw = body.raw
+            }
             $0.messageID = messageID
             $0.serverReceivedMs = receivedMs
         }

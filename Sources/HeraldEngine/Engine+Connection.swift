@@ -141,7 +141,14 @@ extension HeraldEngine {
             $0.connectionID = connection.publicID
         }
         self.enqueue(Outbound.frame(opcode: .welcome, requestID: requestID, message: welcome), to: connection)
-        self.timers.schedule(.idleCheck(connection.id), at: self.now + self.timerSettings.idleTimeoutMs)
+        if let handle = connection.handshakeTimer {
+            self.timers.cancel(handle)  // LIM-32: the handshake is over
+            connection.handshakeTimer = nil
+        }
+        connection.idleTimer = self.timers.schedule(
+            .idleCheck(connection.id),
+            at: self.now + self.timerSettings.idleTimeoutMs
+        )
         self.startLoginTimer(connection)
         if self.configuration.rateLimits[.login] != nil {
             connection.loginRate = RateCounter(self.configuration.rateLimits[.login]!)

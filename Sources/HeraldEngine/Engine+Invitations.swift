@@ -462,6 +462,7 @@ extension HeraldEngine {
         }
         // Check 2: arguments (LEG-39, LEG-40).
         guard Self.isValidDtmfDigits(request.digits),
+            request.digits.utf8.count <= self.limits.maxInvitationContentBytes,  // LIM-30
             Validation.isValidIdentifier(request.calleeID, maxBytes: self.limits.maxUserIDBytes),
             request.channelID.isEmpty
                 || Validation.isValidIdentifier(request.channelID, maxBytes: self.limits.maxChannelIDBytes),

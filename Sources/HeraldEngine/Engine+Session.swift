@@ -95,6 +95,7 @@ extension HeraldEngine {
         session.tokenExpiresMs = expiresMs
         connection.session = session
         connection.lastSessionEndedByLogout = false
+        self.cancelLoginTimer(connection)  // LIM-32: the session has started
         self.sessionsByUser[user] = session
         self.sessionsBySerial[session.serial] = session
         self.respond(
@@ -123,6 +124,7 @@ extension HeraldEngine {
     /// Schedules the about-to-expire notice and the expiry of the session's current token (TOK-18 … TOK-21).
     func scheduleTokenTimers(_ session: Session) {
         session.tokenGeneration += 1
+        self.cancelTokenTimers(session)
         guard let expires = session.tokenExpiresMs else { return }
         let generation = session.tokenGeneration
         let warnAt = expires - self.timerSettings.tokenWillExpireLeadMs
@@ -133,9 +135,24 @@ extension HeraldEngine {
                 to: session.connection
             )
         } else {
-            self.timers.schedule(.tokenWillExpire(sessionSerial: session.serial, generation: generation), at: warnAt)
+            session.tokenTimers.append(
+                self.timers.schedule(
+                    .tokenWillExpire(sessionSerial: session.serial, generation: generation),
+                    at: warnAt
+                )
+            )
         }
-        self.timers.schedule(.tokenExpiry(sessionSerial: session.serial, generation: generation), at: expires)
+        session.tokenTimers.append(
+            self.timers.schedule(.tokenExpiry(sessionSerial: session.serial, generation: generation), at: expires)
+        )
+    }
+
+    /// Cancels the timers of the session's current token (LIM-32).
+    func cancelTokenTimers(_ session: Session) {
+        for handle in session.tokenTimers {
+            self.timers.cancel(handle)
+        }
+        session.tokenTimers.removeAll()
     }
 
     /// TOK-20: TokenExpired, ConnectionStateChanged(ABORTED, TOKEN_EXPIRED), end of session, Disconnect.
@@ -224,6 +241,7 @@ extension HeraldEngine {
     func endSession(_ session: Session, cause: SessionEndCause) {
         guard !session.ended else { return }
         session.ended = true
+        self.cancelTokenTimers(session)  // LIM-32
         let connection = session.connection
         self.logger.debug(
             "session ended",

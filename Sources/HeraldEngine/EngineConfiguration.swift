@@ -186,6 +186,12 @@ public struct EngineConfiguration: Sendable {
     /// `Hello` that names it and performs `TestControlRequest`s carrying this key. `nil` (the default) disables test
     /// control; never set it on a production server.
     public var testControlKey: [UInt8]?
+    /// The longest token lifetime, `exp` − `iat` in seconds, accepted at login and renewal (TOK-10, TOK-29, TOK-30);
+    /// `nil` accepts any. The default verifier enforces it.
+    public var maximumTokenLifetimeSeconds: Int64? = EngineConfiguration.defaultMaximumTokenLifetimeSeconds
+
+    /// The default maximum token lifetime: 86400 s (24 hours), the longest lifetime of an Agora RTM token (TOK-30).
+    public static let defaultMaximumTokenLifetimeSeconds: Int64 = 86_400
 
     /// The rate limits of Spec/14-limits.md §14.3.
     public static let defaultRateLimits: [Herald_V1_RateClass: RateLimitValue] = [
@@ -209,7 +215,7 @@ public struct EngineConfiguration: Sendable {
         self.apps = apps
     }
 
-    /// Checks the rules the specification places on a configuration (TOK-1, HS-26, LIM-11, non-zero values).
+    /// Checks the rules the specification places on a configuration (TOK-1, HS-26, HS-78, LIM-11, non-zero values).
     public func validate() throws(EngineConfigurationError) {
         if self.apps.isEmpty {
             throw EngineConfigurationError(description: "at least one app must be configured")
@@ -241,6 +247,11 @@ public struct EngineConfiguration: Sendable {
                 throw EngineConfigurationError(description: "limit \(child.label ?? "?") must be positive")
             }
         }
+        if let violation = limits.receiveLimitViolations().first {
+            throw EngineConfigurationError(
+                description: violation.description { "\(ReceiveLimitViolation.wireName(ofLimit: $0)) (\($1))" }
+            )
+        }
         for child in Mirror(reflecting: self.timers).children {
             if let value = child.value as? Int64,
                 value <= 0 || value > Int64(UInt32.max) && child.label != "offlineRetentionMs"
@@ -266,6 +277,9 @@ public struct EngineConfiguration: Sendable {
                 description: "member_count_interval_ms (\(timers.memberCountIntervalMs)) must not exceed "
                     + "member_count_interval_large_ms (\(timers.memberCountIntervalLargeMs)) (LIM-11)"
             )
+        }
+        if let lifetime = self.maximumTokenLifetimeSeconds, lifetime <= 0 {
+            throw EngineConfigurationError(description: "the maximum token lifetime must be positive (TOK-10)")
         }
         for (rateClass, value) in self.rateLimits where value.count <= 0 || value.windowMs <= 0 {
             throw EngineConfigurationError(description: "rate limit \(rateClass) must have positive count and window")

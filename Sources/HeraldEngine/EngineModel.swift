@@ -118,6 +118,13 @@ enum TimerAction: Hashable, Sendable {
     case testControlLoginOverrun(PendingResponse)
 }
 
+/// The first frame that did not fit a connection's receive limit (HS-79).
+struct ReceiveLimitOverrun: Hashable, Sendable {
+    var opcode: UInt16
+    var requestID: UInt32
+    var payloadLength: Int
+}
+
 /// One transport connection. Owned by the engine actor; never leaves it.
 final class Connection {
     let id: ConnectionID
@@ -136,6 +143,10 @@ final class Connection {
     /// A `LoginRequest` is being processed (stops the login timer, SES-12).
     var loginInProgress = false
     var loginTimerGeneration: UInt64 = 0
+    /// The connection's timers (the handshake, idle and login timers), cancelled when it closes (LIM-32).
+    var handshakeTimer: UInt64?
+    var idleTimer: UInt64?
+    var loginTimer: UInt64?
     var loginRate: RateCounter?
     /// Request ids received and not yet answered (HS-32).
     var inFlight: Set<UInt32> = []
@@ -152,6 +163,9 @@ final class Connection {
     /// Inputs of this connection waiting for its session's login read of cached messages (PEER-51); at most one
     /// when the host passes the connection's frames one at a time.
     var inputWaiters: [CheckedContinuation<Void, Never>] = []
+    /// A frame did not fit the client's receive limit (HS-79): the connection is closed once the current input is
+    /// processed, and nothing else is queued for it.
+    var receiveLimitOverrun: ReceiveLimitOverrun?
 
     init(id: ConnectionID, sink: any EngineConnectionSink, transport: String, publicID: String, now: Int64) {
         self.id = id
@@ -189,6 +203,9 @@ final class Session {
     var tokenExpiresMs: Int64?
     /// Bumped on each accepted token so stale token timers do nothing.
     var tokenGeneration: UInt64 = 0
+    /// The handles of the current token's timers (TOK-18, TOK-20), cancelled at renewal and at the end of the
+    /// session (LIM-32).
+    var tokenTimers: [UInt64] = []
     /// The session has ended; nothing more is sent for it.
     var ended = false
     /// The last `seq` of the user stream (Spec/17-extensibility.md §17.7).

@@ -62,7 +62,8 @@ public actor HeraldEngine {
     ///   - configuration: Apps, capabilities, limits, timers and rate limits; validated here.
     ///   - clock: The time source; ``SystemEngineClock`` in production, ``ManualEngineClock`` in tests.
     ///   - inbox: The durable store of offline messages.
-    ///   - verifier: Token verification; by default ``JWTTokenVerifier`` over the configuration's apps.
+    ///   - verifier: Token verification; by default ``JWTTokenVerifier`` over the configuration's apps, with its
+    ///     ``EngineConfiguration/maximumTokenLifetimeSeconds``.
     ///   - logger: Where the engine logs.
     ///   - restartRequests: Where a test-control `Restart` (Spec/18-test-control.md) is handed to the host, which
     ///     performs it after the response has been written; `nil` answers `Restart` with
@@ -109,7 +110,12 @@ public actor HeraldEngine {
         self.configuration = configuration
         self.clock = clock
         self.store = store
-        self.verifier = verifier ?? JWTTokenVerifier(apps: configuration.apps)
+        self.verifier =
+            verifier
+            ?? JWTTokenVerifier(
+                apps: configuration.apps,
+                maximumLifetimeSeconds: configuration.maximumTokenLifetimeSeconds
+            )
         self.logger = logger
         self.restartRequests = restartRequests
         self.appsByID = Dictionary(uniqueKeysWithValues: configuration.apps.map { ($0.appID, $0) })
@@ -161,7 +167,10 @@ public actor HeraldEngine {
         if self.isShutDown {
             self.disconnect(connection, reason: .serverShutdown, message: "the server is shutting down")
         } else {
-            self.timers.schedule(.handshakeTimeout(id), at: self.now + self.timerSettings.handshakeTimeoutMs)
+            connection.handshakeTimer = self.timers.schedule(
+                .handshakeTimeout(id),
+                at: self.now + self.timerSettings.handshakeTimeoutMs
+            )
         }
         self.endInput()
         return id
@@ -267,6 +276,29 @@ public actor HeraldEngine {
         (self.connections.count, self.sessionsByUser.count)
     }
 
+    /// The sizes of the engine's timer heap and of every table it keeps per connection, session, user, channel,
+    /// message or invitation, by name: for tests that the engine's memory is bounded by what is live (LIM-32).
+    public func debugSizes() -> [String: Int] {
+        [
+            "timers": self.timers.count,
+            "timerHeap": self.timers.heapCount,
+            "connections": self.connections.count,
+            "sessionsByUser": self.sessionsByUser.count,
+            "sessionsBySerial": self.sessionsBySerial.count,
+            "bannedUsers": self.bannedUsers.count,
+            "dirty": self.dirty.count,
+            "peerWaits": self.peer.waits.count,
+            "presenceWatchers": self.presence.watchers.count,
+            "channelSessions": self.channels.sessions.count,
+            "channelCountSchedules": self.channels.countSchedules.count,
+            "channelAttributes": self.channels.attributes.count,
+            "invitationsLive": self.invitations.live.count,
+            "invitationsPending": self.invitations.pending.count,
+            "testControlFailures": self.testControl.failNext.count,
+            "testControlBanEnds": self.testControl.banEnds.count,
+        ]
+    }
+
     // MARK: - Input bracketing
 
     /// Reads the clock and runs due timers; every input starts with this.
@@ -305,6 +337,10 @@ public actor HeraldEngine {
                 }
                 if connection.slowConsumer && self.connections[connection.id] != nil && connection.phase != .closed {
                     self.closeSlowConsumer(connection)
+                } else if let overrun = connection.receiveLimitOverrun, self.connections[connection.id] != nil,
+                    connection.phase != .closed
+                {
+                    self.closeReceiveLimitOverrun(connection, overrun)
                 }
             }
         }
@@ -316,7 +352,7 @@ public actor HeraldEngine {
     /// the frames of the current input).
     func enqueue(_ frame: OutboundFrame, to connection: Connection, exempt: Bool = false) {
         guard connection.phase != .closed || exempt else { return }
-        if connection.slowConsumer && !exempt { return }
+        if (connection.slowConsumer || connection.receiveLimitOverrun != nil) && !exempt { return }
         if !exempt {
             let queued = connection.sink.queuedFrameCount + connection.pending.count
             if queued >= self.limits.maxOutboundQueueFrames {
@@ -325,13 +361,28 @@ public actor HeraldEngine {
                 return
             }
         }
-        if frame.head.readableBytes + frame.body.readableBytes + frame.tail.readableBytes - HeraldFrameHeader.size
-            > connection.clientMaxPayloadLength
-        {
-            self.logger.error(
-                "dropping a frame larger than the client's receive limit",
-                metadata: ["connection": "\(connection.id)", "limit": "\(connection.clientMaxPayloadLength)"]
-            )
+        let payloadLength =
+            frame.head.readableBytes + frame.body.readableBytes + frame.tail.readableBytes - HeraldFrameHeader.size
+        if payloadLength > connection.clientMaxPayloadLength && !exempt {
+            // HS-79: never skipped silently. Nothing more is sent but the ProtocolError and the Disconnect, which
+            // go out once the current input is processed.
+            if connection.receiveLimitOverrun == nil {
+                let start = frame.head.readerIndex
+                let overrun = ReceiveLimitOverrun(
+                    opcode: frame.head.getInteger(at: start + 4, as: UInt16.self) ?? 0,
+                    requestID: frame.head.getInteger(at: start + 6, as: UInt32.self) ?? 0,
+                    payloadLength: payloadLength
+                )
+                connection.receiveLimitOverrun = overrun
+                self.logger.error(
+                    "a frame exceeds the client's receive limit; closing the connection (HS-79)",
+                    metadata: [
+                        "connection": "\(connection.id)", "limit": "\(connection.clientMaxPayloadLength)",
+                        "opcode": "\(overrun.opcode)", "payload": "\(payloadLength)",
+                    ]
+                )
+            }
+            self.markDirty(connection)
             return
         }
         connection.pending.append(frame)
@@ -453,7 +504,8 @@ public actor HeraldEngine {
     /// Whether a stream event may go to a session's connection: the session is live, the connection handshaken and
     /// not a slow consumer, and the event's capability granted (HS-21).
     private func acceptsStreamEvent(_ opcode: Herald_V1_Opcode, on connection: Connection, ended: Bool) -> Bool {
-        guard !ended, connection.phase == .handshaken, !connection.slowConsumer else { return false }
+        guard !ended, connection.phase == .handshaken, !connection.slowConsumer, connection.receiveLimitOverrun == nil
+        else { return false }
         if let capability = Capability.of(opcode), !connection.has(capability) { return false }
         return true
     }
@@ -507,6 +559,7 @@ public actor HeraldEngine {
     /// Cleans up after a connection that will process nothing more.
     func connectionGone(_ connection: Connection) {
         connection.phase = .closed
+        self.cancelConnectionTimers(connection)
         if let session = connection.session {
             self.endSession(session, cause: .disconnect)
         }
@@ -519,6 +572,20 @@ public actor HeraldEngine {
         self.sendProtocolError("slow-consumer", "the outbound queue is full", to: connection)
         // The transport's sink closes within 5000 ms even if the queue cannot drain (LIM-16).
         self.disconnect(connection, reason: .slowConsumer, message: "the outbound queue is full")
+    }
+
+    /// HS-79: a frame did not fit the client's receive limit. `ProtocolError` `receive-limit-exceeded` naming the
+    /// frame, then `Disconnect` with `DISCONNECT_REASON_PROTOCOL_ERROR`.
+    func closeReceiveLimitOverrun(_ connection: Connection, _ overrun: ReceiveLimitOverrun) {
+        let error = Herald_V1_ProtocolError.with {
+            $0.code = "receive-limit-exceeded"
+            $0.message =
+                "a \(overrun.payloadLength)-byte frame exceeds the receive limit of \(connection.clientMaxPayloadLength) bytes"
+            $0.opcode = UInt32(overrun.opcode)
+            $0.requestID = overrun.requestID
+        }
+        self.enqueue(Outbound.frame(opcode: .protocolError, message: error), to: connection, exempt: true)
+        self.disconnect(connection, reason: .protocolError, message: "a frame exceeded the receive limit")
     }
 
     // MARK: - Timers
@@ -535,7 +602,7 @@ public actor HeraldEngine {
             if self.now >= deadline {
                 self.disconnect(connection, reason: .idleTimeout, message: "nothing received within the idle timeout")
             } else {
-                self.timers.schedule(.idleCheck(id), at: deadline)
+                connection.idleTimer = self.timers.schedule(.idleCheck(id), at: deadline)
             }
         case .loginTimeout(let id, let generation):
             guard let connection = self.connections[id], connection.phase == .handshaken,
@@ -585,11 +652,29 @@ public actor HeraldEngine {
     }
 
     func startLoginTimer(_ connection: Connection) {
+        self.cancelLoginTimer(connection)
         connection.loginTimerGeneration += 1
-        self.timers.schedule(
+        connection.loginTimer = self.timers.schedule(
             .loginTimeout(connection.id, generation: connection.loginTimerGeneration),
             at: self.now + self.timerSettings.loginTimeoutMs
         )
+    }
+
+    func cancelLoginTimer(_ connection: Connection) {
+        if let handle = connection.loginTimer {
+            self.timers.cancel(handle)
+            connection.loginTimer = nil
+        }
+    }
+
+    /// Cancels every timer of a connection that will process nothing more (LIM-32).
+    func cancelConnectionTimers(_ connection: Connection) {
+        for handle in [connection.handshakeTimer, connection.idleTimer, connection.loginTimer] {
+            if let handle { self.timers.cancel(handle) }
+        }
+        connection.handshakeTimer = nil
+        connection.idleTimer = nil
+        connection.loginTimer = nil
     }
 
     // MARK: - Helpers

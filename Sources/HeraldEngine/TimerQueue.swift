@@ -18,6 +18,9 @@ struct TimerQueue {
     /// The number of live timers.
     var count: Int { self.live.count }
 
+    /// The number of heap entries, cancelled ones included (at most about twice ``count``).
+    var heapCount: Int { self.heap.count }
+
     /// Schedules `action` at `deadline`; returns a handle for ``cancel(_:)``.
     @discardableResult
     mutating func schedule(_ action: TimerAction, at deadline: Int64) -> UInt64 {

@@ -466,6 +466,11 @@ extension EngineSettingFlags {
                 )
             }
         }
+        if let violation = limits.receiveLimitViolations().first {
+            throw HeraldServerConfigurationError(
+                violation.description { shown(Self.flagName(forField: $0), Int64($1)) }
+            )
+        }
         for child in Mirror(reflecting: configuration.timers).children {
             guard let label = child.label, let value = child.value as? Int64 else { continue }
             let flag = Self.flagName(forField: label)

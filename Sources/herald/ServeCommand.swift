@@ -92,6 +92,16 @@ extension Herald {
         )
         var appIDOnlyApps: [String] = []
 
+        @Option(
+            name: .customLong("max-token-lifetime"),
+            help: ArgumentHelp(
+                "Refuse tokens whose exp − iat exceeds this many seconds, at login and renewal (default "
+                    + "\(EngineConfiguration.defaultMaximumTokenLifetimeSeconds), 24 h; TOK-10, TOK-30).",
+                valueName: "seconds"
+            )
+        )
+        var maxTokenLifetime = EngineConfiguration.defaultMaximumTokenLifetimeSeconds
+
         @Option(name: .customLong("data"), help: "Data directory: offline messages (PEER-36) and the generated secret.")
         var dataDirectory = "./herald-data"
 
@@ -284,6 +294,10 @@ extension Herald {
             }
 
             var engine = EngineConfiguration(apps: [])
+            guard self.maxTokenLifetime > 0 else {
+                throw usage("--max-token-lifetime (\(self.maxTokenLifetime)) must be a positive number of seconds")
+            }
+            engine.maximumTokenLifetimeSeconds = self.maxTokenLifetime
             var given = self.limits.apply(to: &engine.limits)
             given.formUnion(self.timers.apply(to: &engine.timers))
             let derived = EngineSettingFlags.deriveDependentTimers(&engine.timers, given: given)

@@ -74,6 +74,7 @@ final class EngineHarness: Sendable {
         inbox: (any OfflineInbox)? = nil,
         manualStore: Bool = false,
         backlogLimit: Int = 65_536,
+        verifier: (any TokenVerifying)? = nil,
         configure: (inout EngineConfiguration) -> Void = { _ in }
     ) throws {
         var configuration = EngineConfiguration(
@@ -89,7 +90,12 @@ final class EngineHarness: Sendable {
         self.inbox = inbox
         self.manualStore = manualStore
         self.store = ManualOfflineStore(backend: inbox, backlogLimit: backlogLimit)
-        self.engine = try HeraldEngine(configuration: configuration, clock: clock, store: self.store)
+        self.engine = try HeraldEngine(
+            configuration: configuration,
+            clock: clock,
+            store: self.store,
+            verifier: verifier
+        )
     }
 
     /// Runs the store's batches until none is left, unless the test completes them itself (`manualStore`).

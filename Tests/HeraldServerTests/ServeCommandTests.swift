@@ -376,6 +376,19 @@ struct ServeCommandTests {
             ),
             (["--no-auth", "--login-timeout-ms", "0"], ["--login-timeout-ms"]),
             (["--no-auth", "--max-channels-joined", "0"], ["--max-channels-joined"]),
+            (
+                ["--no-auth", "--max-payload-length", "200000", "--max-message-bytes", "100000"],
+                [
+                    "a ChannelMessage could have a 100179-byte payload", "HS-78",
+                    "--max-message-bytes (100000): at most 65357 fits",
+                    "--max-user-id-bytes (default 64): no value fits",
+                ]
+            ),
+            (
+                ["--no-auth", "--max-members-listed", "2000"],
+                ["QueryChannelUsersResponse", "--max-members-listed (2000): at most 991 fits"]
+            ),
+            (["--no-auth", "--max-token-lifetime", "0"], ["--max-token-lifetime (0)"]),
             (["--no-auth", "--rate-limit", "messages=0/10"], ["--rate-limit"]),
             (["--no-auth", "--no-rate-limit", "nothing"], ["--no-rate-limit"]),
             (["--no-auth", "--tcp", "127.0.0.1"], ["--tcp"]),
@@ -469,7 +482,8 @@ struct ServeCommandTests {
         var arguments = ["serve", "--no-auth", "--tcp", "127.0.0.1:0", "--no-ws", "--data", data]
         var expectedLimits = Herald_V1_ServerLimits()
         for (index, (flag, field)) in limits.sorted(by: { $0.key < $1.key }).enumerated() {
-            let value = UInt32(70_000 + index)
+            // Distinct values that keep every frame within the default receive limit (HS-78).
+            let value = UInt32(flag == "max-payload-length" ? 70_000 : 10 + index)
             arguments += ["--\(flag)", String(value)]
             expectedLimits[keyPath: field] = value
         }
