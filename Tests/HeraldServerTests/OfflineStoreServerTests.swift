@@ -25,6 +25,12 @@ struct OfflineStoreServerTests {
         }
         try await withTestServer(configuration) { server, listeners in
             let alice = try await listeners.loggedIn("alice", on: .tcp)
+            // Alice's login read may still be on its way back to the engine.
+            var waited = 0
+            while await server.engine.offlineStoreStatistics().backlog > 0, waited < 5000 {
+                try await Task.sleep(for: .milliseconds(1))
+                waited += 1
+            }
             let before = await server.engine.offlineStoreStatistics()
             // All requests go out before any answer is read, so they reach the engine while earlier batches commit.
             var requestIDs: [UInt32] = []
