@@ -29,7 +29,7 @@ public struct BenchAnswer {
     /// Decodes the response as `type`; `nil` when there is no response or it does not decode.
     public func decode<M: SwiftProtobuf.Message>(_ type: M.Type) -> M? {
         guard let frame else { return nil }
-        return try? frame.decodeMessage(as: type)
+        return try? BenchClient.leanDecode(type, frame.payload)
     }
 }
 
@@ -98,10 +98,13 @@ public final class BenchClient {
     public var onClosed: ((BenchClient) -> Void)?
 
     private var channel: (any Channel)?
+    private var logoutSent = false
     private var outbound: ByteBuffer
     private var flushScheduled = false
     private var nextRequestID: UInt32 = 1
     private var pending: [UInt32: Pending] = [:]
+    /// The ids and opcodes of the last answered requests, to tell a second response from a stray one.
+    private var recentlyAnswered: [(UInt32, Herald_V1_Opcode)] = []
     private var welcomeWaiter: ((Result<Herald_V1_Welcome, BenchError>) -> Void)?
     private var lastSentNanoseconds: UInt64 = 0
     private var heartbeat: RepeatedTask?
@@ -241,6 +244,7 @@ public final class BenchClient {
         }
         let now = NIODeadline.now().uptimeNanoseconds
         self.lastSentNanoseconds = now
+        if opcode == .logoutRequest { self.logoutSent = true }
         if isRequest {
             self.pending[requestID] = Pending(opcode: opcode, sentAt: now, answer: answer)
         }
@@ -288,6 +292,8 @@ public final class BenchClient {
     // MARK: Receiving
 
     func received(_ frame: HeraldFrame) {
+        // Frames the decoder still hands over after this side closed the connection are not looked at.
+        guard self.channel != nil else { return }
         let opcode = frame.opcode
         switch opcode {
         case .welcome:
@@ -298,11 +304,18 @@ public final class BenchClient {
                 self.stats.problem(self.counterPrefix + "frame.undecodable", "\(self.name): ProtocolError payload")
                 return
             }
+            // A DeliveryAck sent after this client's own LogoutRequest, for a delivery read before the
+            // LogoutResponse, names a delivery the logout ended (HS-51, HS-52): a race of the client, counted apart.
+            let race = self.logoutSent && error.code == "unknown-delivery" ? "after-logout." : ""
             self.stats.problem(
-                self.counterPrefix + "protocol-error.\(error.code)",
+                self.counterPrefix + race + "protocol-error.\(error.code)",
                 "\(self.name): \(error.code): \(error.message)"
             )
-            if error.requestID != 0, let pending = self.pending.removeValue(forKey: error.requestID) {
+            if error.requestID != 0, Self.answeringCodes.contains(error.code),
+                let pending = self.pending[error.requestID],
+                error.opcode == 0 || error.opcode == UInt32(pending.opcode.rawValue)
+            {
+                self.pending.removeValue(forKey: error.requestID)
                 pending.answer?(
                     BenchAnswer(
                         frame: nil,
@@ -335,7 +348,7 @@ public final class BenchClient {
         }
         let message: any SwiftProtobuf.Message
         do {
-            message = try frame.decodeMessage()
+            message = try Self.leanDecode(info.messageType, frame.payload)
         } catch {
             self.stats.problem(self.counterPrefix + "frame.undecodable", "\(self.name): \(info.name): \(error)")
             return
@@ -368,12 +381,24 @@ public final class BenchClient {
 
     private func receivedResponse(_ frame: HeraldFrame) {
         guard let pending = self.pending.removeValue(forKey: frame.requestID) else {
-            self.stats.problem(
-                self.counterPrefix + "response.unmatched",
-                "\(self.name): \(frame.opcodeInfo?.name ?? "?") #\(frame.requestID)"
-            )
+            let payload = (try? frame.decodeMessage()).map { ProtoText.short($0) } ?? "undecodable"
+            let name = frame.opcodeInfo?.name ?? "?"
+            if let earlier = self.recentlyAnswered.first(where: { $0.0 == frame.requestID }) {
+                self.stats.problem(
+                    self.counterPrefix + "response.second",
+                    "\(self.name): a second \(name) for #\(frame.requestID) (\(earlier.1)): \(payload)"
+                )
+            } else {
+                self.stats.problem(
+                    self.counterPrefix + "response.unmatched",
+                    "\(self.name): \(name) #\(frame.requestID) (ids issued on this connection: 1 to "
+                        + "\(self.nextRequestID - 1), \(self.pending.count) in flight): \(payload)"
+                )
+            }
             return
         }
+        if self.recentlyAnswered.count >= 64 { self.recentlyAnswered.removeFirst(16) }
+        self.recentlyAnswered.append((frame.requestID, pending.opcode))
         guard frame.opcode.rawValue == pending.opcode.rawValue + 1 else {
             self.stats.problem(
                 "response.wrong-opcode",
@@ -394,6 +419,7 @@ public final class BenchClient {
         case .loginResponse:
             if let response = try? frame.decodeMessage(as: Herald_V1_LoginResponse.self), response.result == .ok {
                 self.loggedIn = true
+                self.logoutSent = false
                 self.streams = [.user: 0]
             }
         case .logoutResponse:
@@ -482,7 +508,11 @@ public final class BenchClient {
         self.stats.count("heartbeat.ping")
     }
 
+    /// How many transport errors (for example `ECONNRESET`) this connection had.
+    public private(set) var transportErrorCount = 0
+
     func transportFailed(_ error: any Error) {
+        self.transportErrorCount += 1
         self.stats.problem(self.counterPrefix + "transport.error", "\(self.name): \(error)")
     }
 
@@ -510,6 +540,15 @@ public final class BenchClient {
         let now = NIODeadline.now().uptimeNanoseconds
         return now > start ? now - start : 0
     }
+
+    /// Decodes a payload with SwiftProtobuf alone, without the wire codec's extra canonical-encoding checks (the
+    /// conformance suite's job): a load client decodes every frame, and must not be the bottleneck.
+    static func leanDecode<M: SwiftProtobuf.Message>(_ type: M.Type, _ payload: ByteBuffer) throws -> M {
+        try M(serializedBytes: payload.readableBytesSpan)
+    }
+
+    /// The `ProtocolError` codes that answer the request named in their payload (HS-76).
+    static let answeringCodes: Set<String> = ["malformed-payload", "capability-not-granted", "already-handshaken"]
 
     /// The reason's name without its prefix, for example `slow-consumer`.
     public static func reasonName(_ reason: Herald_V1_DisconnectReason) -> String {
@@ -558,5 +597,14 @@ final class BenchChannelHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.client.closed()
         context.fireChannelInactive()
+    }
+}
+
+/// Short renderings of messages for notes.
+enum ProtoText {
+    /// The message in protobuf text format on one line, at most 160 characters.
+    static func short(_ message: any SwiftProtobuf.Message) -> String {
+        let text = message.textFormatString().split(separator: "\n").joined(separator: " ")
+        return text.count > 160 ? String(text.prefix(160)) + "…" : text
     }
 }

@@ -29,9 +29,11 @@ public struct BenchStats: Sendable {
     }
 
     /// Counts problem `name` and keeps `detail` if fewer than ``maximumNotes`` notes are kept.
+    ///
+    /// Problems of clients counted apart (names starting with `fuzz.` or `sink.`) are counted but not noted.
     public mutating func problem(_ name: String, _ detail: @autoclosure () -> String) {
         self.count(name)
-        if self.notes.count < Self.maximumNotes {
+        if self.notes.count < Self.maximumNotes && !name.hasPrefix("fuzz.") && !name.hasPrefix("sink.") {
             self.notes.append("\(name): \(detail())")
         }
     }

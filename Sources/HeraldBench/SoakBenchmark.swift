@@ -27,8 +27,9 @@ public struct SoakOptions: Sendable {
     public var maxLatencyMs = 2000
     /// Bytes per message body of the regular traffic.
     public var payloadBytes = 128
-    /// Bytes per message body sent to the never-reading client (large, to fill its queue within the run).
-    public var sinkPayloadBytes = 16_000
+    /// Bytes per message body sent to the never-reading client (large, to fill the socket buffers and then its
+    /// queue within the run).
+    public var sinkPayloadBytes = 30_000
     /// Seconds over which the clients log in at the start.
     public var rampSeconds = 5
 
@@ -248,21 +249,30 @@ public enum SoakBenchmark {
         figure("peer messages sent", ledger.peerSends.count)
         figure("peer messages received", ledger.peerReceipts.count)
         figure("  answered CACHED_BY_SERVER", accounting.cached)
-        figure("  cached before a kill, delivered after it", accounting.cachedAcrossKill)
+        figure("  answered CACHED_BY_SERVER before the kill", accounting.cachedBeforeKill)
+        figure("    of them received after the restart", accounting.cachedBeforeKillReceivedAfter)
+        figure("    of them never received", accounting.cachedBeforeKillLost)
+        figure("  cached, receiver severed, delivered after it", accounting.cachedAcrossKill)
         figure("  server-mode OK in flight at a kill (not lost)", accounting.inFlightAtKill)
         figure("  unanswered (connection closed first)", ledger.peerSends.filter { $0.outcome == .unanswered }.count)
         figure("  redelivered with the same message_id (PEER-41)", accounting.redelivered)
         figure("channel messages sent", ledger.channelSends.count)
         figure("channel messages received", ledger.channelReceipts.count)
         figure("connections severed without Disconnect (kill)", ledger.severances.count)
+        figure("  of them reset (ECONNRESET) by the kill, not counted as faults", accounting.resetsAtKill)
         figure("reconnects", stats["soak.reconnect"])
         report.figures.append(.init(name: "run time", value: seconds.rounded(), unit: "s"))
+        if let killedAt = accounting.killedAt {
+            report.figures.append(
+                .init(name: "server killed at", value: (Double(killedAt - started) / 1e9).rounded(), unit: "s")
+            )
+        }
         report.addLatency(stats, label: "message answer")
         figure("never-reading client: cut off", special.noReadCutOff ? 1 : 0)
         if let after = special.noReadCutOffAfterSeconds {
             report.figures.append(.init(name: "never-reading client: cut off after", value: after, unit: "s"))
         }
-        figure("never-acking client: Disconnects slow-consumer", stats["sink.disconnect.slow-consumer"])
+        figure("never-acking client: Disconnects slow-consumer", stats["sink.noack.disconnect.slow-consumer"])
         figure("fuzz connections", stats["fuzz.connections"])
         figure(
             "fuzz ProtocolErrors received",
@@ -329,7 +339,7 @@ public enum SoakBenchmark {
         let slowConsumer = stats["disconnect.slow-consumer"] + stats["protocol-error.slow-consumer"]
         let otherProblems =
             sum("protocol-error.") + sum("disconnect.") + sum("frame.") + sum("response.") + sum("transport.")
-            - slowConsumer
+            - slowConsumer - accounting.resetsAtKill
         let tooOften = stats.counters.filter { $0.key.contains("too-often") || $0.key.contains("tooOften") }.values
             .reduce(0, +)
         let seqFaults = stats["seq.gap"] + stats["seq.repeat"] + stats["seq.outside-stream"]
@@ -498,14 +508,22 @@ actor RSSSampler {
 
     private func currentPID() -> Int32? {
         if let pid { return pid }
-        guard let pidFile, let text = try? String(contentsOfFile: pidFile, encoding: .utf8) else { return nil }
+        guard let pidFile, let text = Self.read(pidFile) else { return nil }
         return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// Reads a whole file, also one of /proc whose size is reported as 0.
+    static func read(_ path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let data = try? handle.readToEnd() else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     static func rss(pid: Int32) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        guard let text = Self.read("/proc/\(pid)/status") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return Int(line.dropFirst(6).split(separator: " ").first ?? "")
+            return Int(line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
         }
         return nil
     }

@@ -201,7 +201,10 @@ final class SoakClient {
                 return
             }
             // Counted as a failure by BenchClient (disconnect.*); come back like any client.
-        } else if !wasConnecting {
+        } else if client.transportErrorCount > 0 && self.isRegular {
+            self.context.ledger.resets.append(now)
+        }
+        if client.lastDisconnect == nil && !wasConnecting {
             if self.role == .neverReading {
                 // The server closed it without a Disconnect that it could read: it was cut off unless the server
                 // was killed; the never-reading client cannot tell, so it stays away.
@@ -383,11 +386,14 @@ final class SoakClient {
         let mode: SoakLedger.Mode = [.peerOffline, .serverOffline, .peerOnly][(tick + position) % 3]
         self.sendPeerMessage(client, to: receiver, mode: mode)
         // Traffic for the never-reading and never-acking clients, from a few senders.
-        if position % 25 == 3 {
-            self.sendToSink(client, receiver: 0, payload: self.context.shared.options.sinkPayloadBytes)
+        // Never-reading: large bodies, no caching (it fills the socket buffers, then its queue). Never-acking: half
+        // of them cacheable, so its cut-off caches up to max_offline_messages of them.
+        if position % 10 == 3 {
+            self.sendToSink(client, receiver: 0, payload: self.context.shared.options.sinkPayloadBytes, offline: false)
         }
-        if position % 25 == 4 {
-            self.sendToSink(client, receiver: 1, payload: self.context.shared.options.payloadBytes)
+        if position % 10 == 4 {
+            let offline = self.context.random(0..<2) == 0
+            self.sendToSink(client, receiver: 1, payload: self.context.shared.options.payloadBytes, offline: offline)
         }
         // Channel messages every third second.
         if tick % 3 == position % 3, self.stableJoinedAt != nil {
@@ -453,12 +459,12 @@ final class SoakClient {
         }
     }
 
-    private func sendToSink(_ client: BenchClient, receiver: Int, payload: Int) {
+    private func sendToSink(_ client: BenchClient, receiver: Int, payload: Int, offline: Bool) {
         guard self.gate.take(.messages, now: self.now) else { return }
         var request = Herald_V1_SendPeerMessageRequest()
         request.peerID = self.context.shared.layout.userIDs[receiver]
         request.ackMode = .server
-        request.enableOfflineMessaging = self.context.random(0..<2) == 0
+        request.enableOfflineMessaging = offline
         request.message = BenchBody(sender: UInt64(self.index), sequence: 0).message(size: payload)
         client.send(opcode: .sendPeerMessageRequest, request) { [weak self] answer in
             self?.account("sink-message", answer, answer.decode(Herald_V1_SendPeerMessageResponse.self)?.result)
@@ -556,6 +562,8 @@ final class SoakClient {
         request.calleeID = self.context.shared.layout.userIDs[callee]
         request.channelID = "soak-call-\(self.index)"
         request.content = "call \(self.tickCount)"
+        request.invitationID = "inv-\(self.index)-\(self.tickCount)"
+        let invitationID = request.invitationID
         let cancel = self.context.random(0..<5) == 0
         client.send(opcode: .sendInvitationRequest, request) { [weak self] answer in
             guard let self else { return }
@@ -565,7 +573,7 @@ final class SoakClient {
                 return
             }
             var request = Herald_V1_CancelInvitationRequest()
-            request.invitationID = response.invitationID
+            request.invitationID = invitationID
             client.send(opcode: .cancelInvitationRequest, request) { [weak self] answer in
                 self?.account(
                     "invitation-cancel",
@@ -611,6 +619,10 @@ final class SoakClient {
     /// A churner goes away for 4–8 s: half the time with a logout, half by closing the connection.
     private func goOffline(_ client: BenchClient) {
         self.wantsOffline = true
+        // No further requests on this connection (onTick checks the state); deliveries are still acknowledged.
+        self.state = .connecting
+        self.tick?.cancel()
+        self.tick = nil
         self.stats.count("soak.churn-offline")
         let logout = self.context.random(0..<2) == 0
         let away = TimeAmount.milliseconds(Int64(4000 + self.context.random(0..<4000)))

@@ -131,6 +131,9 @@ public struct SoakLedger: Sendable {
     public var memberships: [Membership] = []
     /// Connections severed by the server without `Disconnect`.
     public var severances: [Severance] = []
+    /// When connections that the server closed without `Disconnect` ended with a transport error (`ECONNRESET`:
+    /// a killed process resets the connections with unread input).
+    public var resets: [UInt64] = []
 
     /// Creates an empty ledger.
     public init() {}
@@ -144,6 +147,7 @@ public struct SoakLedger: Sendable {
         self.channelOrderFaults += other.channelOrderFaults
         self.memberships += other.memberships
         self.severances += other.severances
+        self.resets += other.resets
     }
 }
 
@@ -165,6 +169,16 @@ public struct SoakAccounting: Sendable {
     public var cached = 0
     /// Of them, answered before a severance of the receiver (kill -9) and delivered after it.
     public var cachedAcrossKill = 0
+    /// When the server was killed: the first of at least 20 severances within 5 s; `nil` when there was none.
+    public var killedAt: UInt64?
+    /// Transport errors of connections the kill ended (within 5 s of ``killedAt``): not faults of the server.
+    public var resetsAtKill = 0
+    /// Messages answered `CACHED_BY_SERVER` before the kill.
+    public var cachedBeforeKill = 0
+    /// Of them, received (first) after the kill.
+    public var cachedBeforeKillReceivedAfter = 0
+    /// Of them, never received.
+    public var cachedBeforeKillLost = 0
     /// Channel messages answered OK that a stable member should have received and did not.
     public var channelLost = 0
     /// Channel messages received twice or out of order.
@@ -190,6 +204,21 @@ public struct SoakAccounting: Sendable {
             var receiver: Int32
             var sender: Int32
             var sequence: UInt64
+        }
+        let times = ledger.severances.map(\.at).sorted()
+        if times.count >= 20 {
+            for (index, time) in times.enumerated() where index + 19 < times.count {
+                if times[index + 19] - time <= 5_000_000_000 {
+                    self.killedAt = time
+                    break
+                }
+            }
+        }
+        if let killedAt = self.killedAt {
+            self.resetsAtKill =
+                ledger.resets.filter {
+                    $0 + 5_000_000_000 >= killedAt && $0 <= killedAt + 5_000_000_000
+                }.count
         }
         var severances: [Int32: [UInt64]] = [:]
         for severance in ledger.severances { severances[severance.client, default: []].append(severance.at) }
@@ -229,6 +258,14 @@ public struct SoakAccounting: Sendable {
             switch send.outcome {
             case .cached:
                 self.cached += 1
+                if let killedAt = self.killedAt, send.answeredAt < killedAt {
+                    self.cachedBeforeKill += 1
+                    if let received {
+                        if received.at > killedAt { self.cachedBeforeKillReceivedAfter += 1 }
+                    } else {
+                        self.cachedBeforeKillLost += 1
+                    }
+                }
                 if let received {
                     if severed(send.receiver, between: send.answeredAt, and: received.at) { self.cachedAcrossKill += 1 }
                 } else {
