@@ -521,10 +521,6 @@ actor RSSSampler {
     }
 
     static func rss(pid: Int32) -> Int? {
-        guard let text = Self.read("/proc/\(pid)/status") else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return Int(line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
-        }
-        return nil
+        Scenario.rss(pid: pid)
     }
 }
