@@ -160,6 +160,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "HeraldBenchTests",
+            dependencies: ["HeraldBench", "HeraldMessages"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "HeraldWireTests",
             dependencies: [
                 "HeraldWire",

@@ -27,8 +27,8 @@ public struct RateGate {
     /// Takes one operation of `rateClass` at `now` if the budget allows; `false` (nothing taken) if not.
     public mutating func take(_ rateClass: Herald_V1_RateClass, now: UInt64) -> Bool {
         guard var window = self.windows[rateClass] else { return true }
-        let horizon = now > window.windowNanoseconds ? now - window.windowNanoseconds : 0
-        if let firstKept = window.stamps.firstIndex(where: { $0 > horizon }) {
+        // A stamp counts while less than a window old.
+        if let firstKept = window.stamps.firstIndex(where: { $0 &+ window.windowNanoseconds > now }) {
             if firstKept > 0 { window.stamps.removeFirst(firstKept) }
         } else {
             window.stamps.removeAll(keepingCapacity: true)
@@ -45,7 +45,6 @@ public struct RateGate {
     /// Whether one operation of `rateClass` would be allowed at `now` (nothing taken).
     public func allows(_ rateClass: Herald_V1_RateClass, now: UInt64) -> Bool {
         guard let window = self.windows[rateClass] else { return true }
-        let horizon = now > window.windowNanoseconds ? now - window.windowNanoseconds : 0
-        return window.stamps.filter { $0 > horizon }.count < window.limit
+        return window.stamps.filter { $0 &+ window.windowNanoseconds > now }.count < window.limit
     }
 }
