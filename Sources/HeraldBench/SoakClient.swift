@@ -202,7 +202,9 @@ final class SoakClient {
             }
             // Counted as a failure by BenchClient (disconnect.*); come back like any client.
         } else if client.transportErrorCount > 0 && self.isRegular {
-            self.context.ledger.resets.append(now)
+            // One entry per error: a connection cut mid-frame by the kill can report both the truncated frame and
+            // the reset, and each is counted under transport.* (the checks excuse those within 5 s of the kill).
+            self.context.ledger.resets.append(contentsOf: repeatElement(now, count: client.transportErrorCount))
         }
         if client.lastDisconnect == nil && !wasConnecting {
             if self.role == .neverReading {
