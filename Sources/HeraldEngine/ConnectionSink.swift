@@ -47,4 +47,10 @@ public protocol EngineConnectionSink: Sendable {
 
     /// Closes the transport after the frames already queued have been written (or after a grace period has passed).
     func close()
+
+    /// Asks the host to stop passing the connection's requests to the engine (`true`), or to pass them again
+    /// (`false`): the engine holds a message of this connection for a receiver that is behind with its
+    /// acknowledgements (Spec/14-limits.md LIM-35). `DeliveryAck`s and `Ping`s go on being passed (LIM-22); requests
+    /// already on their way are processed. Called on the engine's executor; never blocks.
+    func holdRequests(_ hold: Bool)
 }

@@ -179,6 +179,7 @@ extension HeraldEngine {
             )
             return
         }
+        connection.lastAckMs = self.now
         // HS-54: unknown values count as INCOMPATIBLE.
         let normalized: Herald_V1_DeliveryAckResult = result == .accepted ? .accepted : .incompatible
         switch delivery.purpose {
@@ -186,6 +187,10 @@ extension HeraldEngine {
             self.peerDeliveryAcknowledged(peerDelivery, result: normalized, on: connection)
         case .invitation(let invitationDelivery):
             self.invitationDeliveryAcknowledged(invitationDelivery, result: normalized, on: connection)
+        }
+        // LIM-33: the acknowledgement made room for a held message.
+        if let session = connection.session, !session.peer.held.isEmpty {
+            self.peerPump(session)
         }
     }
 

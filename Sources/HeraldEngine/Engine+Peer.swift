@@ -26,11 +26,22 @@ struct PeerAckWait {
 struct PeerSessionState {
     /// The number of the login's read of the cached messages while it is outstanding (PEER-51).
     var cacheRead: UInt64?
-    /// Live messages accepted for this session while ``cacheRead`` is outstanding, in acceptance order; sent after
-    /// the cached ones (PEER-40, PEER-52). At most `maxOutboundQueueFrames` (PEER-54).
+    /// Messages waiting to be sent to this session, in order: the cached ones read at login (the first
+    /// ``cachedAhead``), then live messages accepted while ``cacheRead`` was outstanding (PEER-40, PEER-52) or while
+    /// the connection had `max_outbound_queue_frames` deliveries outstanding (LIM-33). Sent as acknowledgements make
+    /// room. At most `maxOutboundQueueFrames` live ones (PEER-54) plus `max_offline_messages` cached ones.
     var held: [HeldPeerMessage] = []
+    /// How many of the first ``held`` messages are cached ones from the login's read.
+    var cachedAhead = 0
+    /// The invitations pending at login (INV-22) and a due `TokenPrivilegeWillExpire` wait until the cached
+    /// messages have all been sent.
+    var startupPending = false
     /// A `TokenPrivilegeWillExpire` became due while ``cacheRead`` was outstanding; sent after the cached messages.
     var heldWillExpire = false
+    /// Since when live messages have been held because of outstanding deliveries (LIM-33, LIM-34).
+    var congestedSinceMs: Int64?
+    /// The connections whose requests this session holds back (LIM-35), each once.
+    var heldSenders: [Connection] = []
 }
 
 /// A live `PeerMessage` held behind a login's read of the cached messages (PEER-52).
@@ -39,9 +50,12 @@ struct HeldPeerMessage {
     var message: Herald_V1_PeerMessage
     /// The delivery it becomes.
     var delivery: PeerDelivery
-    /// The `ACK_MODE_PEER` sender, answered as for any live delivery once the message is sent; `nil` in
-    /// `ACK_MODE_SERVER` (already answered `OK`, PEER-31).
+    /// The sender, when it has not been answered yet: in `ACK_MODE_PEER`, answered as for any live delivery once
+    /// the message is sent; in `ACK_MODE_SERVER` (``answerWhenSent``), answered `OK` when it is sent (PEER-31,
+    /// LIM-33). `nil` when the sender was already answered `OK` (held behind a cache read, PEER-52).
     var waiter: PendingResponse?
+    /// An `ACK_MODE_SERVER` sender answered when the message is sent, or as for an offline receiver if it never is.
+    var answerWhenSent = false
 }
 
 /// What an outstanding `PeerMessage` delivery is for.
@@ -96,11 +110,11 @@ extension HeraldEngine {
         guard let session = self.sessionsBySerial[sessionSerial], !session.ended, session.peer.cacheRead != nil
         else { return }
         session.peer.cacheRead = nil
-        let held = session.peer.held
-        session.peer.held = []
         defer { self.peerResumeInput(of: session.connection) }
+        var cached: [HeldPeerMessage] = []
         switch result {
         case .success(.messages(let records)):
+            cached.reserveCapacity(records.count)
             for record in records {
                 let message = Herald_V1_PeerMessage.with {
                     $0.fromUserID = record.senderID
@@ -110,15 +124,7 @@ extension HeraldEngine {
                     $0.isOffline = true
                 }
                 let delivery = PeerDelivery(messageID: record.messageID, source: .cache(receiver: session.user))
-                let sent = self.sendUserEvent(
-                    .peerMessage,
-                    message,
-                    seqFieldNumber: Self.peerMessageSeqField,
-                    to: session,
-                    ackRequired: .peer(delivery)
-                )
-                // Not queued (the connection is closing): the rest stays cached for the next login.
-                if sent == nil { break }
+                cached.append(HeldPeerMessage(message: message, delivery: delivery, waiter: nil))
             }
         case .success:
             break
@@ -128,7 +134,19 @@ extension HeraldEngine {
                 metadata: ["user": "\(session.user)", "error": "\(error)"]
             )
         }
-        self.invitationsSessionStarted(session)  // INV-22: after the cached peer messages
+        // PEER-40, INV-22, PEER-52: the cached messages, then the pending invitations, then the live messages held
+        // meanwhile; each message as the receiver's outstanding deliveries leave room (LIM-33).
+        session.peer.held = cached + session.peer.held
+        session.peer.cachedAhead = cached.count
+        session.peer.startupPending = true
+        self.peerPump(session)
+    }
+
+    /// What waited for the cached messages of a login: the invitations pending at login (INV-22) and a
+    /// `TokenPrivilegeWillExpire` that fell due meanwhile (SES-38).
+    private func peerStartupCompleted(_ session: Session) {
+        session.peer.startupPending = false
+        self.invitationsSessionStarted(session)
         if session.peer.heldWillExpire {
             session.peer.heldWillExpire = false
             if let expires = session.tokenExpiresMs {
@@ -139,8 +157,101 @@ extension HeraldEngine {
                 )
             }
         }
-        for message in held {
+    }
+
+    /// Sends the session's held messages, in order, while its connection has fewer than `max_outbound_queue_frames`
+    /// deliveries outstanding (LIM-33); releases the senders it held back once few are left (LIM-35).
+    func peerPump(_ session: Session) {
+        guard session.peer.cacheRead == nil, !session.ended else { return }
+        let connection = session.connection
+        let limit = self.limits.maxOutboundQueueFrames
+        var sent = 0
+        while true {
+            if session.peer.startupPending && session.peer.cachedAhead == 0 {
+                self.peerStartupCompleted(session)
+            }
+            guard sent < session.peer.held.count, connection.outstanding.count < limit, !session.ended,
+                !connection.slowConsumer, connection.phase != .closed
+            else { break }
+            let message = session.peer.held[sent]
+            sent += 1
+            if session.peer.cachedAhead > 0 { session.peer.cachedAhead -= 1 }
             self.peerSendLive(message, to: session)
+        }
+        guard !session.ended else { return }
+        session.peer.held.removeFirst(sent)
+        if session.peer.held.count <= self.heldSendersResumeThreshold {
+            self.peerReleaseSenders(of: session)
+        }
+        if session.peer.held.isEmpty {
+            session.peer.congestedSinceMs = nil
+        } else {
+            self.peerStartStallCheck(session)
+        }
+    }
+
+    /// Starts the LIM-34 check of a session whose connection has messages held for it, unless it runs.
+    private func peerStartStallCheck(_ receiver: Session) {
+        let connection = receiver.connection
+        if receiver.peer.congestedSinceMs == nil {
+            receiver.peer.congestedSinceMs = self.now
+        }
+        if connection.ackStallTimer == nil {
+            let since = max(receiver.peer.congestedSinceMs ?? self.now, connection.lastAckMs)
+            connection.ackStallTimer = self.timers.schedule(.ackStall(connection.id), at: since + Self.ackStallMs)
+        }
+    }
+
+    /// The held messages at or below which the senders held back under LIM-35 go on.
+    var heldSendersResumeThreshold: Int { max(0, self.limits.maxOutboundQueueFrames / 8) }
+
+    /// The held messages from which a sender's requests are held back (LIM-35).
+    var heldSendersPauseThreshold: Int { max(1, self.limits.maxOutboundQueueFrames / 4) }
+
+    /// Lets the senders held back by `session` go on (LIM-35).
+    func peerReleaseSenders(of session: Session) {
+        guard !session.peer.heldSenders.isEmpty else { return }
+        let senders = session.peer.heldSenders
+        session.peer.heldSenders = []
+        for sender in senders {
+            sender.peerHolds -= 1
+            if sender.peerHolds == 0 { sender.sink.holdRequests(false) }
+        }
+    }
+
+    /// A live message was held for `receiver` because its connection has `max_outbound_queue_frames` deliveries
+    /// outstanding (LIM-33): starts the LIM-34 check, and holds back the sender's requests while many are held
+    /// (LIM-35).
+    private func peerCongested(_ receiver: Session, sender: Connection) {
+        let connection = receiver.connection
+        self.peerStartStallCheck(receiver)
+        guard receiver.peer.held.count >= self.heldSendersPauseThreshold, sender !== connection,
+            sender.phase != .closed, !receiver.peer.heldSenders.contains(where: { $0 === sender })
+        else { return }
+        receiver.peer.heldSenders.append(sender)
+        sender.peerHolds += 1
+        if sender.peerHolds == 1 { sender.sink.holdRequests(true) }
+    }
+
+    /// The LIM-34 check of a connection: a slow consumer when it still has `max_outbound_queue_frames` deliveries
+    /// outstanding and messages held, and has acknowledged nothing for ``ackStallMs``.
+    func peerAckStallCheck(_ connection: Connection) {
+        connection.ackStallTimer = nil
+        guard let session = connection.session, !session.ended, let since = session.peer.congestedSinceMs,
+            !session.peer.held.isEmpty, connection.phase != .closed
+        else { return }
+        let deadline = max(since, connection.lastAckMs) + Self.ackStallMs
+        if self.now >= deadline && connection.outstanding.count >= self.limits.maxOutboundQueueFrames {
+            connection.slowConsumer = true
+            connection.slowConsumerRule =
+                "LIM-34: \(connection.outstanding.count) deliveries outstanding, \(session.peer.held.count) held, "
+                + "no DeliveryAck for \(self.now - max(since, connection.lastAckMs)) ms"
+            self.markDirty(connection)
+        } else {
+            connection.ackStallTimer = self.timers.schedule(
+                .ackStall(connection.id),
+                at: max(deadline, self.now + 1)
+            )
         }
     }
 
@@ -166,6 +277,18 @@ extension HeraldEngine {
             return
         }
         guard let waiter = held.waiter else { return }
+        if held.answerWhenSent {
+            // PEER-31, LIM-33: an ACK_MODE_SERVER message held for a receiver that was behind is answered now.
+            self.respond(
+                waiter,
+                Self.peerResponse(
+                    .ok,
+                    messageID: held.delivery.messageID,
+                    serverReceivedMs: held.message.serverReceivedMs
+                )
+            )
+            return
+        }
         // PEER-25, PEER-28: the timeout runs from when the message is sent.
         let messageID = held.delivery.messageID
         let timer = self.timers.schedule(
@@ -208,6 +331,9 @@ extension HeraldEngine {
             ended.append((held.delivery, held.waiter, held.message.serverReceivedMs))
         }
         session.peer.held = []
+        session.peer.cachedAhead = 0
+        session.peer.congestedSinceMs = nil
+        self.peerReleaseSenders(of: session)
         if session.peer.cacheRead != nil {
             session.peer.cacheRead = nil
             self.peerResumeInput(of: session.connection)
@@ -302,12 +428,18 @@ extension HeraldEngine {
                 $0.isOffline = false
             }
             let delivery = PeerDelivery(messageID: messageID, source: .live(record: cacheable ? record : nil))
-            if receiver.peer.cacheRead != nil {
+            // LIM-33: a receiver whose connection has max_outbound_queue_frames deliveries outstanding gets the
+            // message once an acknowledgement makes room; nothing overtakes what is already held.
+            let congested =
+                receiver.peer.cacheRead == nil
+                && (!receiver.peer.held.isEmpty
+                    || receiver.connection.outstanding.count >= self.limits.maxOutboundQueueFrames)
+            if receiver.peer.cacheRead != nil || congested {
                 // PEER-52: held behind the login's cached messages, and queued to the receiver for PEER-31.
-                guard receiver.peer.held.count < self.limits.maxOutboundQueueFrames else {
+                guard receiver.peer.held.count - receiver.peer.cachedAhead < self.limits.maxOutboundQueueFrames else {
                     // PEER-54.
                     self.logger.warning(
-                        "refusing a peer message: too many held behind a login's offline-cache read",
+                        "refusing a peer message: too many held for the receiver",
                         metadata: ["receiver": "\(receiverKey)", "message": "\(messageID)"]
                     )
                     self.respond(
@@ -320,11 +452,15 @@ extension HeraldEngine {
                     HeldPeerMessage(
                         message: message,
                         delivery: delivery,
-                        waiter: ackMode == .peer ? context.pending : nil
+                        waiter: ackMode == .peer || congested ? context.pending : nil,
+                        answerWhenSent: congested && ackMode == .server
                     )
                 )
-                if ackMode == .server {
+                if ackMode == .server && !congested {
                     self.respond(context, Self.peerResponse(.ok, messageID: messageID, serverReceivedMs: receivedMs))
+                }
+                if congested {
+                    self.peerCongested(receiver, sender: context.connection)
                 }
                 return
             }

@@ -116,6 +116,9 @@ enum TimerAction: Hashable, Sendable {
     case invitation(InvitationTimer)
     /// The checks of a login stalled by test control overran `login_timeout_ms` (SES-4).
     case testControlLoginOverrun(PendingResponse)
+    /// A connection with `max_outbound_queue_frames` deliveries outstanding and messages held for it may have
+    /// acknowledged nothing for ``HeraldEngine/ackStallMs`` (LIM-34).
+    case ackStall(ConnectionID)
 }
 
 /// The first frame that did not fit a connection's receive limit (HS-79).
@@ -147,6 +150,13 @@ final class Connection {
     var handshakeTimer: UInt64?
     var idleTimer: UInt64?
     var loginTimer: UInt64?
+    /// The LIM-34 check, while messages are held for this connection's session (cancelled when it closes).
+    var ackStallTimer: UInt64?
+    /// When the engine last processed a `DeliveryAck` of this connection (LIM-34).
+    var lastAckMs: Int64
+    /// How many receivers hold this connection's requests back (LIM-35); the host is asked to hold them while
+    /// this is above zero.
+    var peerHolds = 0
     var loginRate: RateCounter?
     /// Request ids received and not yet answered (HS-32).
     var inFlight: Set<UInt32> = []
@@ -158,6 +168,9 @@ final class Connection {
     var pending: [OutboundFrame] = []
     /// The connection exceeded its outbound queue (LIM-14) and is closed once the current input is processed.
     var slowConsumer = false
+    /// Which rule made the connection a slow consumer, for the log: LIM-14 (queued frames) or LIM-17 (outstanding
+    /// deliveries), with the count.
+    var slowConsumerRule = ""
     /// The connection is in the engine's list of connections to flush.
     var isDirty = false
     /// Inputs of this connection waiting for its session's login read of cached messages (PEER-51); at most one
@@ -173,6 +186,7 @@ final class Connection {
         self.transport = transport
         self.publicID = publicID
         self.lastReceivedMs = now
+        self.lastAckMs = now
     }
 
     /// Whether a capability was granted on this connection.

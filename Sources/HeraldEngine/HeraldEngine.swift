@@ -14,6 +14,10 @@ import SwiftProtobuf
 /// ``ManualEngineClock``), and every input first runs the timers that are due, so the engine's behaviour is a
 /// deterministic function of its inputs and the clock.
 public actor HeraldEngine {
+    /// How long a connection with `max_outbound_queue_frames` deliveries outstanding and messages held for it may
+    /// go without acknowledging anything before it is a slow consumer (Spec/14-limits.md LIM-34).
+    public static let ackStallMs: Int64 = 5000
+
     /// The configuration the engine was created with.
     public nonisolated let configuration: EngineConfiguration
     let clock: any EngineClock
@@ -354,9 +358,11 @@ public actor HeraldEngine {
         guard connection.phase != .closed || exempt else { return }
         if (connection.slowConsumer || connection.receiveLimitOverrun != nil) && !exempt { return }
         if !exempt {
-            let queued = connection.sink.queuedFrameCount + connection.pending.count
+            // LIM-20: the frames of the current input (connection.pending) have not been offered yet.
+            let queued = connection.sink.queuedFrameCount
             if queued >= self.limits.maxOutboundQueueFrames {
                 connection.slowConsumer = true
+                connection.slowConsumerRule = "LIM-14: \(queued) frames refused by the transport"
                 self.markDirty(connection)
                 return
             }
@@ -491,6 +497,7 @@ public actor HeraldEngine {
         if connection.outstanding.count >= self.limits.maxOutboundQueueFrames {
             // LIM-17: a client that does not acknowledge is a slow consumer.
             connection.slowConsumer = true
+            connection.slowConsumerRule = "LIM-17: \(connection.outstanding.count) deliveries outstanding"
             self.markDirty(connection)
             return nil
         }
@@ -568,7 +575,10 @@ public actor HeraldEngine {
     }
 
     func closeSlowConsumer(_ connection: Connection) {
-        self.logger.notice("closing a slow consumer", metadata: ["connection": "\(connection.id)"])
+        self.logger.notice(
+            "closing a slow consumer",
+            metadata: ["connection": "\(connection.id)", "rule": "\(connection.slowConsumerRule)"]
+        )
         self.sendProtocolError("slow-consumer", "the outbound queue is full", to: connection)
         // The transport's sink closes within 5000 ms even if the queue cannot drain (LIM-16).
         self.disconnect(connection, reason: .slowConsumer, message: "the outbound queue is full")
@@ -616,7 +626,7 @@ public actor HeraldEngine {
                 let expires = session.tokenExpiresMs
             else { return }
             // SES-38, PEER-51: not before the cached messages; sent when they have been read.
-            if session.peer.cacheRead != nil {
+            if session.peer.cacheRead != nil || session.peer.startupPending {
                 session.peer.heldWillExpire = true
                 return
             }
@@ -638,6 +648,8 @@ public actor HeraldEngine {
                 )
             }
             self.timers.schedule(.offlinePurge, at: self.now + Self.offlinePurgeInterval(self.timerSettings))
+        case .ackStall(let id):
+            if let connection = self.connections[id] { self.peerAckStallCheck(connection) }
         case .peer(let timer):
             self.peerTimerFired(timer)
         case .presence(let timer):
@@ -669,9 +681,10 @@ public actor HeraldEngine {
 
     /// Cancels every timer of a connection that will process nothing more (LIM-32).
     func cancelConnectionTimers(_ connection: Connection) {
-        for handle in [connection.handshakeTimer, connection.idleTimer, connection.loginTimer] {
+        for handle in [connection.handshakeTimer, connection.idleTimer, connection.loginTimer, connection.ackStallTimer] {
             if let handle { self.timers.cancel(handle) }
         }
+        connection.ackStallTimer = nil
         connection.handshakeTimer = nil
         connection.idleTimer = nil
         connection.loginTimer = nil

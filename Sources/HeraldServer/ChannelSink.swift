@@ -40,6 +40,8 @@ final class ChannelSink: EngineConnectionSink, Sendable {
     /// The frames the transport holds, as last published by the event loop (``LoopState/held``).
     private let queued = Atomic<Int>(0)
     private let closing = Atomic<Bool>(false)
+    /// The engine holds the connection's requests back (LIM-35).
+    private let requestsHeld = Atomic<Bool>(false)
     private let drainWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
     private let state: NIOLoopBound<LoopState>
 
@@ -101,10 +103,25 @@ final class ChannelSink: EngineConnectionSink, Sendable {
 
     /// Whether the transport holds so many frames that the connection's requests should wait (LIM-21).
     var shouldPauseInput: Bool {
-        self.queued.load(ordering: .relaxed) >= self.pauseThreshold && !self.isClosing
+        (self.queued.load(ordering: .relaxed) >= self.pauseThreshold || self.requestsHeld.load(ordering: .relaxed))
+            && !self.isClosing
     }
 
-    /// Returns once fewer than ``resumeThreshold`` frames are queued, or the connection is closing.
+    /// Whether held requests may go to the engine again: few enough frames queued and the engine not holding the
+    /// connection's requests back.
+    private var mayResume: Bool {
+        self.queued.load(ordering: .relaxed) < self.resumeThreshold && !self.requestsHeld.load(ordering: .relaxed)
+    }
+
+    func holdRequests(_ hold: Bool) {
+        self.requestsHeld.store(hold, ordering: .relaxed)
+        if !hold && self.mayResume {
+            self.wakeDrainWaiters()
+        }
+    }
+
+    /// Returns once fewer than ``resumeThreshold`` frames are queued and the engine does not hold the connection's
+    /// requests back (``holdRequests(_:)``), or the connection is closing.
     ///
     /// The task feeding the engine calls this before a request when ``shouldPauseInput`` is true: responses to a
     /// client's own requests then never pile up to `max_outbound_queue_frames` because the client sends faster than
@@ -114,8 +131,7 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = self.drainWaiters.withLock { waiters in
-                    if self.queued.load(ordering: .relaxed) < self.resumeThreshold || self.isClosing
-                        || Task.isCancelled
+                    if self.mayResume || self.isClosing || Task.isCancelled
                     {
                         return true
                     }
@@ -149,7 +165,9 @@ final class ChannelSink: EngineConnectionSink, Sendable {
     /// Makes `held` the count the engine sees, and wakes the waiting input when it fell below the resume threshold.
     private func publish(_ held: Int) {
         let previous = self.queued.exchange(held, ordering: .relaxed)
-        if previous >= self.resumeThreshold && held < self.resumeThreshold {
+        if previous >= self.resumeThreshold && held < self.resumeThreshold
+            && !self.requestsHeld.load(ordering: .relaxed)
+        {
             self.wakeDrainWaiters()
         }
     }

@@ -14,6 +14,8 @@ final class TestSink: EngineConnectionSink {
         var closed = false
         var queued = 0
         var writes = 0
+        var requestsHeld = false
+        var holdChanges = 0
     }
     private let state = Mutex(State())
 
@@ -40,6 +42,17 @@ final class TestSink: EngineConnectionSink {
     var queuedFrameCount: Int { self.state.withLock { $0.queued } }
 
     func close() { self.state.withLock { $0.closed = true } }
+
+    func holdRequests(_ hold: Bool) {
+        self.state.withLock {
+            #expect($0.requestsHeld != hold, "holdRequests(\(hold)) repeated")
+            $0.requestsHeld = hold
+            $0.holdChanges += 1
+        }
+    }
+
+    /// Whether the engine holds this connection's requests back (LIM-35).
+    var requestsHeld: Bool { self.state.withLock { $0.requestsHeld } }
 
     /// Pretends that `count` frames are stuck in the transport (for slow-consumer tests).
     func setQueued(_ count: Int) { self.state.withLock { $0.queued = count } }
