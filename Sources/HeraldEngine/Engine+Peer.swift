@@ -90,6 +90,8 @@ extension HeraldEngine {
     /// Reads the user's cached messages after a successful login (PEER-39 … PEER-41, PEER-38, PEER-51); they are
     /// sent when the read completes (``peerCacheReadCompleted(sessionSerial:_:)``).
     func peerSessionStarted(_ session: Session) {
+        // LIM-34 counts from the session's start until its first DeliveryAck.
+        session.connection.lastAckMs = self.now
         // OVR-10: a receiver that cannot receive peer messages is offline for them; they stay cached.
         guard session.connection.has(.peerMessages) else { return }
         session.peer.cacheRead = self.offline.nextTicket
@@ -197,8 +199,15 @@ extension HeraldEngine {
             receiver.peer.congestedSinceMs = self.now
         }
         if connection.ackStallTimer == nil {
-            let since = max(receiver.peer.congestedSinceMs ?? self.now, connection.lastAckMs)
-            connection.ackStallTimer = self.timers.schedule(.ackStall(connection.id), at: since + Self.ackStallMs)
+            // A receiver that has acknowledged nothing for ackStallMs already is a slow consumer now (LIM-34).
+            if self.now >= connection.lastAckMs + Self.ackStallMs {
+                self.peerAckStallCheck(connection)
+            } else {
+                connection.ackStallTimer = self.timers.schedule(
+                    .ackStall(connection.id),
+                    at: connection.lastAckMs + Self.ackStallMs
+                )
+            }
         }
     }
 
@@ -234,18 +243,19 @@ extension HeraldEngine {
     }
 
     /// The LIM-34 check of a connection: a slow consumer when it still has `max_outbound_queue_frames` deliveries
-    /// outstanding and messages held, and has acknowledged nothing for ``ackStallMs``.
+    /// outstanding and messages held, and has acknowledged nothing for ``ackStallMs`` (since its last `DeliveryAck`,
+    /// or since its session started).
     func peerAckStallCheck(_ connection: Connection) {
         connection.ackStallTimer = nil
-        guard let session = connection.session, !session.ended, let since = session.peer.congestedSinceMs,
+        guard let session = connection.session, !session.ended, session.peer.congestedSinceMs != nil,
             !session.peer.held.isEmpty, connection.phase != .closed
         else { return }
-        let deadline = max(since, connection.lastAckMs) + Self.ackStallMs
+        let deadline = connection.lastAckMs + Self.ackStallMs
         if self.now >= deadline && connection.outstanding.count >= self.limits.maxOutboundQueueFrames {
             connection.slowConsumer = true
             connection.slowConsumerRule =
                 "LIM-34: \(connection.outstanding.count) deliveries outstanding, \(session.peer.held.count) held, "
-                + "no DeliveryAck for \(self.now - max(since, connection.lastAckMs)) ms"
+                + "no DeliveryAck for \(self.now - connection.lastAckMs) ms"
             self.markDirty(connection)
         } else {
             connection.ackStallTimer = self.timers.schedule(

@@ -152,7 +152,8 @@ final class Connection {
     var loginTimer: UInt64?
     /// The LIM-34 check, while messages are held for this connection's session (cancelled when it closes).
     var ackStallTimer: UInt64?
-    /// When the engine last processed a `DeliveryAck` of this connection (LIM-34).
+    /// When the engine last processed a `DeliveryAck` of this connection, or when its current session started if later
+    /// (LIM-34).
     var lastAckMs: Int64
     /// How many receivers hold this connection's requests back (LIM-35); the host is asked to hold them while
     /// this is above zero.

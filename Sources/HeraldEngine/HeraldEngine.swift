@@ -681,7 +681,9 @@ public actor HeraldEngine {
 
     /// Cancels every timer of a connection that will process nothing more (LIM-32).
     func cancelConnectionTimers(_ connection: Connection) {
-        for handle in [connection.handshakeTimer, connection.idleTimer, connection.loginTimer, connection.ackStallTimer] {
+        for handle in [
+            connection.handshakeTimer, connection.idleTimer, connection.loginTimer, connection.ackStallTimer,
+        ] {
             if let handle { self.timers.cancel(handle) }
         }
         connection.ackStallTimer = nil

@@ -131,8 +131,7 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = self.drainWaiters.withLock { waiters in
-                    if self.mayResume || self.isClosing || Task.isCancelled
-                    {
+                    if self.mayResume || self.isClosing || Task.isCancelled {
                         return true
                     }
                     waiters.append(continuation)

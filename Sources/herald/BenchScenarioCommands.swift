@@ -104,8 +104,13 @@ extension Herald.Bench {
         @Option(help: "Seconds of sending.")
         var duration = 10
 
-        @Option(help: "Most messages in flight per sender.")
-        var window = 256
+        @Option(
+            help: """
+                Most messages in flight per sender; above max_outbound_queue_frames (1,024) so that a receiver's \
+                outstanding deliveries can reach LIM-17.
+                """
+        )
+        var window = 4096
 
         @Option(help: "Bytes per message body (at least 16).")
         var payloadBytes = 256

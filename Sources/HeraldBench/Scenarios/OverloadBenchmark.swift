@@ -9,8 +9,9 @@ public struct OverloadOptions: Sendable {
     public var pairs = 100
     /// How long senders offer the rate.
     public var duration: Duration = .seconds(10)
-    /// Most messages in flight per sender; a message due while the window is full is not sent (counted).
-    public var window = 256
+    /// Most messages in flight per sender; a message due while the window is full is not sent (counted). Larger
+    /// than the default `max_outbound_queue_frames`, so that a receiver's outstanding deliveries can reach LIM-17.
+    public var window = 4096
     /// Bytes per message body (at least 16).
     public var payloadBytes = 256
     /// Event-loop threads of the load generator.
