@@ -30,7 +30,7 @@ struct PeerSessionState {
     /// ``cachedAhead``), then live messages accepted while ``cacheRead`` was outstanding (PEER-40, PEER-52) or while
     /// the connection had `max_outbound_queue_frames` deliveries outstanding (LIM-33). Sent as acknowledgements make
     /// room. At most `maxOutboundQueueFrames` live ones (PEER-54) plus `max_offline_messages` cached ones.
-    var held = CircularBuffer<HeldPeerMessage>()
+    var held: [HeldPeerMessage] = []
     /// How many of the first ``held`` messages are cached ones from the login's read.
     var cachedAhead = 0
     /// The invitations pending at login (INV-22) and a due `TokenPrivilegeWillExpire` wait until the cached
@@ -38,8 +38,10 @@ struct PeerSessionState {
     var startupPending = false
     /// A `TokenPrivilegeWillExpire` became due while ``cacheRead`` was outstanding; sent after the cached messages.
     var heldWillExpire = false
-    /// The connections whose requests this session holds back (LIM-35).
-    var heldSenders: [ConnectionID: Connection] = [:]
+    /// Since when live messages have been held because of outstanding deliveries (LIM-33, LIM-34).
+    var congestedSinceMs: Int64?
+    /// The connections whose requests this session holds back (LIM-35), each once.
+    var heldSenders: [Connection] = []
 }
 
 /// A live `PeerMessage` held behind a login's read of the cached messages (PEER-52).
@@ -136,9 +138,7 @@ extension HeraldEngine {
         }
         // PEER-40, INV-22, PEER-52: the cached messages, then the pending invitations, then the live messages held
         // meanwhile; each message as the receiver's outstanding deliveries leave room (LIM-33).
-        var held = CircularBuffer(cached)
-        held.append(contentsOf: session.peer.held)
-        session.peer.held = held
+        session.peer.held = cached + session.peer.held
         session.peer.cachedAhead = cached.count
         session.peer.startupPending = true
         self.peerPump(session)
@@ -167,22 +167,27 @@ extension HeraldEngine {
         guard session.peer.cacheRead == nil, !session.ended else { return }
         let connection = session.connection
         let limit = self.limits.maxOutboundQueueFrames
+        var sent = 0
         while true {
             if session.peer.startupPending && session.peer.cachedAhead == 0 {
                 self.peerStartupCompleted(session)
             }
-            guard !session.peer.held.isEmpty, connection.outstanding.count < limit, !session.ended,
+            guard sent < session.peer.held.count, connection.outstanding.count < limit, !session.ended,
                 !connection.slowConsumer, connection.phase != .closed
             else { break }
-            let message = session.peer.held.removeFirst()
+            let message = session.peer.held[sent]
+            sent += 1
             if session.peer.cachedAhead > 0 { session.peer.cachedAhead -= 1 }
             self.peerSendLive(message, to: session)
         }
         guard !session.ended else { return }
+        session.peer.held.removeFirst(sent)
         if session.peer.held.count <= self.heldSendersResumeThreshold {
             self.peerReleaseSenders(of: session)
         }
-        if !session.peer.held.isEmpty {
+        if session.peer.held.isEmpty {
+            session.peer.congestedSinceMs = nil
+        } else {
             self.peerStartStallCheck(session)
         }
     }
@@ -190,6 +195,9 @@ extension HeraldEngine {
     /// Starts the LIM-34 check of a session whose connection has messages held for it, unless it runs.
     private func peerStartStallCheck(_ receiver: Session) {
         let connection = receiver.connection
+        if receiver.peer.congestedSinceMs == nil {
+            receiver.peer.congestedSinceMs = self.now
+        }
         if connection.ackStallTimer == nil {
             // A receiver that has acknowledged nothing for ackStallMs already is a slow consumer now (LIM-34).
             if self.now >= connection.lastAckMs + Self.ackStallMs {
@@ -212,8 +220,8 @@ extension HeraldEngine {
     /// Lets the senders held back by `session` go on (LIM-35).
     func peerReleaseSenders(of session: Session) {
         guard !session.peer.heldSenders.isEmpty else { return }
-        let senders = session.peer.heldSenders.values
-        session.peer.heldSenders = [:]
+        let senders = session.peer.heldSenders
+        session.peer.heldSenders = []
         for sender in senders {
             sender.peerHolds -= 1
             if sender.peerHolds == 0 { sender.sink.holdRequests(false) }
@@ -227,9 +235,9 @@ extension HeraldEngine {
         let connection = receiver.connection
         self.peerStartStallCheck(receiver)
         guard receiver.peer.held.count >= self.heldSendersPauseThreshold, sender !== connection,
-            sender.phase != .closed, receiver.peer.heldSenders[sender.id] == nil
+            sender.phase != .closed, !receiver.peer.heldSenders.contains(where: { $0 === sender })
         else { return }
-        receiver.peer.heldSenders[sender.id] = sender
+        receiver.peer.heldSenders.append(sender)
         sender.peerHolds += 1
         if sender.peerHolds == 1 { sender.sink.holdRequests(true) }
     }
@@ -239,8 +247,7 @@ extension HeraldEngine {
     /// or since its session started).
     func peerAckStallCheck(_ connection: Connection) {
         connection.ackStallTimer = nil
-        // Messages held behind a login's cache read (PEER-52) wait for the store, not for this client.
-        guard let session = connection.session, !session.ended, session.peer.cacheRead == nil,
+        guard let session = connection.session, !session.ended, session.peer.congestedSinceMs != nil,
             !session.peer.held.isEmpty, connection.phase != .closed
         else { return }
         let deadline = connection.lastAckMs + Self.ackStallMs
@@ -333,8 +340,9 @@ extension HeraldEngine {
         for held in session.peer.held {
             ended.append((held.delivery, held.waiter, held.message.serverReceivedMs))
         }
-        session.peer.held.removeAll()
+        session.peer.held = []
         session.peer.cachedAhead = 0
+        session.peer.congestedSinceMs = nil
         self.peerReleaseSenders(of: session)
         if session.peer.cacheRead != nil {
             session.peer.cacheRead = nil
