@@ -90,6 +90,10 @@ public final class BenchClient {
 
     /// Called for every stream event after its `seq` was checked, and for other events (with `nil` stream).
     public var onEvent: ((BenchClient, HeraldFrame, any SwiftProtobuf.Message, BenchStream?) -> Void)?
+    /// Called first for every event frame not flagged `ACK_REQUIRED`, before it is decoded: a client that reads
+    /// many events can take the ones it knows by their bytes (see ``BenchWireScan``) and return `true`, and must
+    /// then check their `seq` with ``advance(_:to:)`` itself; `false` hands the frame on to decoding and ``onEvent``.
+    public var onRawEvent: ((BenchClient, HeraldFrame) -> Bool)?
     /// Called when the server sends `Disconnect`.
     public var onDisconnect: ((BenchClient, Herald_V1_Disconnect) -> Void)?
     /// Called when a `ProtocolError` arrives (after it is matched to a request, if it names one).
@@ -346,6 +350,9 @@ public final class BenchClient {
             self.receivedResponse(frame)
             return
         }
+        if let onRawEvent = self.onRawEvent, !frame.flags.contains(.ackRequired), onRawEvent(self, frame) {
+            return
+        }
         let message: any SwiftProtobuf.Message
         do {
             message = try Self.leanDecode(info.messageType, frame.payload)
@@ -442,12 +449,17 @@ public final class BenchClient {
     /// Checks the event's `seq` against its stream: no gap, no repeat (EXT-26, EXT-27).
     private func checkSequence(_ message: any SwiftProtobuf.Message) -> BenchStream? {
         guard let (stream, seq) = Self.streamPosition(of: message) else { return nil }
+        self.advance(stream, to: seq, event: type(of: message).protoMessageName)
+        return stream
+    }
+
+    /// Checks an event's `seq` against its stream and moves the stream on: the next number is in order, a
+    /// smaller one counts `seq.repeat`, a larger one `seq.gap`, and an event on a stream that is not open (no
+    /// session, or not a member) `seq.outside-stream` (EXT-25 to EXT-28).
+    public func advance(_ stream: BenchStream, to seq: UInt64, event: @autoclosure () -> String = "event") {
         guard let last = self.streams[stream] else {
-            self.stats.problem(
-                self.counterPrefix + "seq.outside-stream",
-                "\(self.name): \(type(of: message).protoMessageName) on \(stream)"
-            )
-            return stream
+            self.stats.problem(self.counterPrefix + "seq.outside-stream", "\(self.name): \(event()) on \(stream)")
+            return
         }
         if seq == last + 1 {
             self.streams[stream] = seq
@@ -457,7 +469,6 @@ public final class BenchClient {
             self.stats.problem(self.counterPrefix + "seq.gap", "\(self.name): \(stream) seq \(seq) after \(last)")
             self.streams[stream] = seq
         }
-        return stream
     }
 
     /// The stream and `seq` of a stream event (Spec/17-extensibility.md §17.7), `nil` for other messages.

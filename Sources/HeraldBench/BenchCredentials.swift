@@ -39,4 +39,14 @@ public struct BenchCredentials: Sendable {
             throw BenchError(.token, "cannot mint a token for \(userID): \(error)")
         }
     }
+
+    /// Mints a token for each of `users`, in order, before a measured region (so that signing is not measured).
+    ///
+    /// - Throws: ``BenchError`` with ``BenchError/Code/token``.
+    public func tokens(for users: [String]) async throws(BenchError) -> [String] {
+        var tokens: [String] = []
+        tokens.reserveCapacity(users.count)
+        for user in users { tokens.append(try await self.token(for: user)) }
+        return tokens
+    }
 }

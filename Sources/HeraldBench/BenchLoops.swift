@@ -25,6 +25,15 @@ public final class BenchLoops: Sendable {
         self.stats = stats
     }
 
+    /// Starts `threads` event loops, or throws ``BenchError`` with ``BenchError/Code/run``.
+    public static func start(threads: Int) async throws(BenchError) -> BenchLoops {
+        do {
+            return try await BenchLoops(threads: threads)
+        } catch {
+            throw BenchError(.run, "cannot start event loops: \(error)")
+        }
+    }
+
     /// The loop for client number `index` (round-robin).
     public func loop(for index: Int) -> any EventLoop {
         self.loops[index % self.loops.count]
@@ -38,6 +47,22 @@ public final class BenchLoops: Sendable {
         preconditionFailure("the loop is not one of this group's")
     }
 
+    /// Creates one `T` on each loop, in order, with the loop's statistics; use each only on its loop.
+    public func onEach<T>(
+        _ make: @escaping @Sendable (any EventLoop, BenchLoopStats) -> T
+    ) async throws(BenchError) -> [NIOLoopBound<T>] {
+        var values: [NIOLoopBound<T>] = []
+        for bound in self.stats {
+            let loop = bound.eventLoop
+            do {
+                values.append(try await loop.submit { NIOLoopBound(make(loop, bound.value), eventLoop: loop) }.get())
+            } catch {
+                throw BenchError(.run, "\(error)")
+            }
+        }
+        return values
+    }
+
     /// Merges the statistics of every loop (read on each loop).
     public func collect() async throws -> BenchStats {
         var total = BenchStats()
@@ -46,6 +71,15 @@ public final class BenchLoops: Sendable {
             total.merge(part)
         }
         return total
+    }
+
+    /// ``collect()``, or throws ``BenchError`` with ``BenchError/Code/run``.
+    public func results() async throws(BenchError) -> BenchStats {
+        do {
+            return try await self.collect()
+        } catch {
+            throw BenchError(.run, "cannot collect the results: \(error)")
+        }
     }
 
     /// Stops the loops.

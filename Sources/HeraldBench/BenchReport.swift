@@ -23,6 +23,11 @@ public struct BenchReport: Sendable, Codable {
             self.value = value
             self.unit = unit
         }
+
+        /// The value and its unit, as printed.
+        var text: String {
+            BenchReport.format(self.value) + (self.unit.isEmpty ? "" : " \(self.unit)")
+        }
     }
 
     /// One pass/fail check.
@@ -56,6 +61,8 @@ public struct BenchReport: Sendable, Codable {
     public var counters: [String: Int]
     /// The first problems seen, with details.
     public var notes: [String]
+    /// The server's and the load generator's resource use over the measured regions (see ``ServerProbe``).
+    public var usage: [BenchUsage] = []
 
     /// Creates a report.
     public init(
@@ -83,14 +90,30 @@ public struct BenchReport: Sendable, Codable {
 
     /// Adds the latency percentiles of `stats` (p50, p90, p99, p99.9, max) as figures, in microseconds.
     public mutating func addLatency(_ stats: BenchStats, label: String = "latency") {
-        guard stats.latency.totalCount > 0 else { return }
+        self.addLatency(stats.latency, label: label)
+    }
+
+    /// Adds the percentiles of `histogram` (microseconds: p50, p90, p99, p99.9, max) as figures.
+    public mutating func addLatency(_ histogram: Histogram<UInt64>, label: String) {
+        guard histogram.totalCount > 0 else { return }
         for (name, percentile) in [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9)] {
             self.figures.append(
-                Figure(name: "\(label) \(name)", value: Double(stats.latency.valueAtPercentile(percentile)), unit: "µs")
+                Figure(name: "\(label) \(name)", value: Double(histogram.valueAtPercentile(percentile)), unit: "µs")
             )
         }
-        self.figures.append(Figure(name: "\(label) max", value: Double(stats.latency.max), unit: "µs"))
+        self.figures.append(Figure(name: "\(label) max", value: Double(histogram.max), unit: "µs"))
     }
+
+    /// Adds `usage` (printed in its own section), with a note when the server was not sampled.
+    public mutating func add(_ usage: BenchUsage) {
+        self.usage.append(usage)
+        if usage.server == nil && !self.notes.contains(Self.unsampledNote) {
+            self.notes.append(Self.unsampledNote)
+        }
+    }
+
+    static let unsampledNote =
+        "server CPU, syscalls and context switches not sampled: give --server-pid PID of a server on this machine"
 
     /// The report as an aligned text table: parameters, figures, checks, notes and non-zero counters.
     public var table: String {
@@ -109,7 +132,14 @@ public struct BenchReport: Sendable, Codable {
                 lines.append("  " + name + String(repeating: " ", count: width - name.count) + "  " + value)
             }
         }
-        rows("figures", self.figures.map { ($0.name, Self.format($0.value) + ($0.unit.isEmpty ? "" : " \($0.unit)")) })
+        rows("figures", self.figures.map { ($0.name, $0.text) })
+        for usage in self.usage {
+            let counts = usage.operations.map { "\(Self.format($0.value)) × \($0.name)" }.joined(separator: ", ")
+            rows(
+                "resources, \(usage.label) (\(Self.format(usage.seconds)) s, \(counts))",
+                usage.figures.map { ($0.name, $0.text) }
+            )
+        }
         rows("checks", self.checks.map { ($0.name, ($0.passed ? "PASS  " : "FAIL  ") + $0.detail) })
         rows(
             "counters",
@@ -138,9 +168,13 @@ public struct BenchReport: Sendable, Codable {
         return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
     }
 
+    /// A whole number as it is, a value of at least 1 with two decimals, a smaller one with three significant
+    /// digits (so that 0.0312 write syscalls per delivery do not print as 0.03).
     static func format(_ value: Double) -> String {
         if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
-        let scaled = (value * 100).rounded() / 100
-        return String(scaled)
+        guard abs(value) < 1, value.isFinite else { return String((value * 100).rounded() / 100) }
+        var scale = 1000.0
+        while abs(value) * scale < 100 && scale < 1e12 { scale *= 10 }
+        return String((value * scale).rounded() / scale)
     }
 }

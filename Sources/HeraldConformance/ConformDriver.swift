@@ -1,6 +1,7 @@
 import Foundation
 import HeraldServer
 import HeraldSpec
+import NIOPosix
 import Synchronization
 
 /// The exit statuses of `herald conform`.
@@ -156,15 +157,23 @@ public struct ConformDriver: Sendable {
             throw Exit(status: .usage, message: error.description)
         }
         let scenarios = source.scenariosLabel
-        let index = source.requirementIndex
+        let index: RequirementIndex?
         let corpus: ScenarioCorpus
         do {
-            corpus = try ScenarioLoader(requirementIDs: index?.ids).load(files: source.scenarioFiles)
-        } catch {
+            // Parsing the Spec and decoding hundreds of scenario files is long synchronous work: it runs on NIO's
+            // blocking pool, so the cooperative threads (two on a 2-core machine) stay free for the cases' clients
+            // and their timers.
+            (index, corpus) = try await NIOThreadPool.singleton.runIfActive {
+                let index = source.requirementIndex
+                return (index, try ScenarioLoader(requirementIDs: index?.ids).load(files: source.scenarioFiles))
+            }
+        } catch let error as ScenarioLoadError {
             throw Exit(
                 status: .usage,
                 message: "the scenarios (\(scenarios)) cannot be used:\n\(error.description)"
             )
+        } catch {
+            throw Exit(status: .usage, message: "the scenarios (\(scenarios)) cannot be loaded: \(error)")
         }
         let selected = Runner.select(corpus.cases, filter: options.filters, skip: options.skips).filter {
             options.level.includes($0.scenario.level)

@@ -7,6 +7,9 @@ import NIOCore
 public struct ProbeError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong.
     public var description: String
+    /// The target answered the probe's `Hello` with `Disconnect` `DISCONNECT_REASON_HANDSHAKE_TIMEOUT`: the
+    /// runner's own client stalled before sending it.
+    public var isHandshakeTimeout = false
 
     /// Creates an error.
     public init(_ description: String) {
@@ -187,6 +190,31 @@ public struct Runner: Sendable {
         capabilities: [String] = [],
         lag: RunnerLag? = nil
     ) async throws(ProbeError) -> ProbeResult {
+        // A target that times out the probe's Hello (HS-4) saw the runner's own client stall between connecting and
+        // sending it (a busy machine): the probe tries again, up to three times in all.
+        var attempt = 1
+        while true {
+            do {
+                return try await Self.probeOnce(
+                    connector: connector,
+                    timeout: timeout,
+                    clientName: clientName,
+                    capabilities: capabilities,
+                    lag: lag
+                )
+            } catch  where error.isHandshakeTimeout && attempt < 3 {
+                attempt += 1
+            }
+        }
+    }
+
+    private static func probeOnce(
+        connector: ClientConnector,
+        timeout: Duration,
+        clientName: String,
+        capabilities: [String],
+        lag: RunnerLag?
+    ) async throws(ProbeError) -> ProbeResult {
         let recorder = TranscriptRecorder()
         let connection: ConformanceConnection
         do {
@@ -233,7 +261,11 @@ public struct Runner: Sendable {
             }
             return .success(ProbeResult(welcome: rendering.full))
         case .frame(let frame):
-            return .failure(ProbeError("\(target) answered Hello with \(frame.summary) instead of Welcome"))
+            var error = ProbeError("\(target) answered Hello with \(frame.summary) instead of Welcome")
+            error.isHandshakeTimeout =
+                frame.typeName == "Disconnect"
+                && frame.rendering?.full["reason"]?.stringValue == "DISCONNECT_REASON_HANDSHAKE_TIMEOUT"
+            return .failure(error)
         case .failure(let message):
             return .failure(ProbeError("\(target) failed the handshake: \(message)"))
         case .closed(let code):

@@ -27,21 +27,24 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// Decodes any JSON value.
     public init(from decoder: any Decoder) throws {
+        // Each failed attempt throws, which is costly where thrown errors are traced (Swift Testing captures a
+        // backtrace for each), so the kinds are tried from the most frequent in scenarios: strings, then objects.
+        // Only the order of Int64 before Double decides anything (an integral number is an int).
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
-            self = .int(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .double(value)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
+        } else if let value = try? container.decode([String: JSONValue].self) {
+            self = .object(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .int(value)
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
         } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            self = .double(try container.decode(Double.self))
         }
     }
 
@@ -63,14 +66,55 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
     ///
     /// - Throws: The Foundation decoding error for text that is not JSON.
     public init(parsing text: String) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try self.init(parsing: Data(text.utf8))
     }
 
     /// Parses JSON bytes.
     ///
-    /// - Throws: The Foundation decoding error for bytes that are not JSON.
+    /// The runner parses every frame it receives this way, so it goes through `JSONSerialization` and converts the
+    /// result, instead of `Decodable`, which finds a value's type by trying each in turn and throwing (expensive
+    /// where thrown errors are traced, as under Swift Testing). The values are those ``init(from:)`` decodes:
+    /// a number that is an integer within `Int64` (also written `1.0` or `1e2`) is ``int(_:)``.
+    ///
+    /// - Throws: The Foundation error for bytes that are not JSON.
     public init(parsing data: Data) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: data)
+        self.init(foundation: try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))
+    }
+
+    /// Converts what `JSONSerialization` produced.
+    private init(foundation value: Any) {
+        switch value {
+        case let number as NSNumber:
+            if type(of: number) == type(of: NSNumber(value: true)) {
+                self = .bool(number.boolValue)
+                return
+            }
+            switch String(cString: number.objCType) {
+            case "d", "f":
+                let double = number.doubleValue
+                if let integer = Int64(exactly: double) {
+                    self = .int(integer)
+                } else {
+                    self = .double(double)
+                }
+            case "Q":
+                if let integer = Int64(exactly: number.uint64Value) {
+                    self = .int(integer)
+                } else {
+                    self = .double(number.doubleValue)
+                }
+            default:
+                self = .int(number.int64Value)
+            }
+        case let string as String:
+            self = .string(string)
+        case let array as [Any]:
+            self = .array(array.map(JSONValue.init(foundation:)))
+        case let object as [String: Any]:
+            self = .object(object.mapValues(JSONValue.init(foundation:)))
+        default:
+            self = .null
+        }
     }
 
     /// Compact JSON text, object members sorted by key.

@@ -4,6 +4,7 @@ import HeraldMessages
 import HeraldSpec
 import HeraldWire
 import SwiftProtobuf
+import Synchronization
 
 /// A case of the corpus with the file it came from.
 public struct CorpusCase: Sendable, Hashable {
@@ -168,7 +169,32 @@ public struct ScenarioLoader: Sendable {
     /// Loads scenario files given as bytes.
     ///
     /// - Throws: ``ScenarioLoadError`` listing every problem of every file, including duplicate case ids.
+    ///
+    /// The corpora of the last few sets of files are kept for the life of the process (the runner and the tests load
+    /// the built-in corpus again and again, and decoding it is long synchronous work).
     public func load(files: [(name: String, data: Data)]) throws(ScenarioLoadError) -> ScenarioCorpus {
+        let key = CorpusKey(requirementIDs: self.requirementIDs, names: files.map(\.name), data: files.map(\.data))
+        if let cached = Self.corpusCache.withLock({ $0[key] }) {
+            return cached
+        }
+        let corpus = try self.decode(files: files)
+        Self.corpusCache.withLock { cache in
+            if cache.count >= 8 { cache.removeAll() }
+            cache[key] = corpus
+        }
+        return corpus
+    }
+
+    /// What a loaded corpus depends on.
+    private struct CorpusKey: Hashable {
+        var requirementIDs: Set<String>?
+        var names: [String]
+        var data: [Data]
+    }
+
+    private static let corpusCache = Mutex<[CorpusKey: ScenarioCorpus]>([:])
+
+    private func decode(files: [(name: String, data: Data)]) throws(ScenarioLoadError) -> ScenarioCorpus {
         var problems: [ScenarioProblem] = []
         var loaded: [(name: String, file: ScenarioFile)] = []
         var firstFile: [String: String] = [:]

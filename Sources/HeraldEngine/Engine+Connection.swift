@@ -41,7 +41,7 @@ extension HeraldEngine {
     // MARK: - Frames
 
     /// Processes a frame that arrived at `arrivedMs` (at most `now`).
-    func process(_ frame: HeraldFrame, on connection: Connection, arrivedMs: Int64) async {
+    func process(_ frame: HeraldFrame, on connection: Connection, arrivedMs: Int64) {
         connection.lastReceivedMs = self.now
         let opcode = frame.opcode
         if self.isTestControlRequest(frame, on: connection) { return self.testControlRequest(frame, on: connection) }
@@ -85,7 +85,7 @@ extension HeraldEngine {
         case .notice:
             self.deliveryAck(frame, on: connection)
         case .request:
-            await self.request(frame, info: info, on: connection, arrivedMs: arrivedMs)
+            self.request(frame, info: info, on: connection, arrivedMs: arrivedMs)
         }
     }
 
@@ -123,23 +123,11 @@ extension HeraldEngine {
             HeraldFrameHeader.absoluteMaximumPayloadLength
         )
         connection.phase = .handshaken
-        let welcome = Herald_V1_Welcome.with {
-            $0.version = 1
-            $0.serverName = self.configuration.serverName
-            $0.capabilities = granted.sorted().map(\.name)
-            $0.limits = self.limits.wire
-            $0.timers = self.timerSettings.wire
-            $0.rateLimits = self.configuration.rateLimits.keys.sorted { $0.rawValue < $1.rawValue }.map { rateClass in
-                let value = self.configuration.rateLimits[rateClass]!
-                return Herald_V1_RateLimit.with {
-                    $0.rateClass = rateClass
-                    $0.count = UInt32(value.count)
-                    $0.windowMs = UInt32(clamping: value.windowMs)
-                }
-            }
-            $0.serverTimeMs = self.now
-            $0.connectionID = connection.publicID
-        }
+        // The configuration's part is built once (``welcomeTemplate``); the connection's part here.
+        var welcome = self.welcomeTemplate
+        welcome.capabilities = granted.sorted().map(\.name)
+        welcome.serverTimeMs = self.now
+        welcome.connectionID = connection.publicID
         self.enqueue(Outbound.frame(opcode: .welcome, requestID: requestID, message: welcome), to: connection)
         if let handle = connection.handshakeTimer {
             self.timers.cancel(handle)  // LIM-32: the handshake is over
@@ -152,6 +140,25 @@ extension HeraldEngine {
         self.startLoginTimer(connection)
         if self.configuration.rateLimits[.login] != nil {
             connection.loginRate = RateCounter(self.configuration.rateLimits[.login]!)
+        }
+    }
+
+    /// The fields of `Welcome` that come from the configuration: version, server name, limits, timers and rate
+    /// limits (Spec/04-handshake.md §4.5).
+    static func welcomeTemplate(_ configuration: EngineConfiguration) -> Herald_V1_Welcome {
+        Herald_V1_Welcome.with {
+            $0.version = 1
+            $0.serverName = configuration.serverName
+            $0.limits = configuration.limits.wire
+            $0.timers = configuration.timers.wire
+            $0.rateLimits = configuration.rateLimits.keys.sorted { $0.rawValue < $1.rawValue }.map { rateClass in
+                let value = configuration.rateLimits[rateClass]!
+                return Herald_V1_RateLimit.with {
+                    $0.rateClass = rateClass
+                    $0.count = UInt32(value.count)
+                    $0.windowMs = UInt32(clamping: value.windowMs)
+                }
+            }
         }
     }
 
@@ -196,7 +203,7 @@ extension HeraldEngine {
 
     // MARK: - Requests
 
-    func request(_ frame: HeraldFrame, info: HeraldOpcodeInfo, on connection: Connection, arrivedMs: Int64) async {
+    func request(_ frame: HeraldFrame, info: HeraldOpcodeInfo, on connection: Connection, arrivedMs: Int64) {
         let opcode = frame.opcode
         let requestID = frame.requestID
         if opcode == .hello {
@@ -267,7 +274,7 @@ extension HeraldEngine {
             )
             return
         case .loginRequest:
-            await self.login(message as! Herald_V1_LoginRequest, context)
+            self.login(message as! Herald_V1_LoginRequest, context)
             return
         default:
             break
@@ -287,7 +294,7 @@ extension HeraldEngine {
             }
         }
         if let request = message as? Herald_V1_RenewTokenRequest {
-            await self.renewToken(request, session: session, context)
+            self.renewToken(request, session: session, context)
             return
         }
         self.dispatch(message, session: session, context: context)

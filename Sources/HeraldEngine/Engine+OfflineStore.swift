@@ -24,6 +24,11 @@ struct OfflineStoreState {
     /// Every operation submitted (or about to be) whose outcome has not arrived, by number. Its size is the backlog
     /// that ``OfflineStore/backlogLimit`` bounds for new cacheable messages (PEER-55).
     var outstanding: [UInt64: Completion] = [:]
+    /// The receivers that may have cached messages, with the number of the last append submitted for each (0 for
+    /// those found in the store at startup); `nil` when the store cannot list them, and every login reads the store.
+    /// A receiver leaves when a login read submitted after its last append finds nothing (PEER-39): a login of a user
+    /// not listed costs no store read.
+    var receivers: [UserKey: UInt64]?
     /// Whether a purge is outstanding (the purge timer does not queue a second one).
     var purgeOutstanding = false
     /// Batches and operations whose outcomes have been handled.
@@ -62,21 +67,24 @@ extension HeraldEngine {
     }
 
     /// Queues an operation for the store; it is submitted when the current input ends.
-    func submitOffline(_ operation: OfflineOperation, completion: OfflineStoreState.Completion) {
+    @discardableResult
+    func submitOffline(_ operation: OfflineOperation, completion: OfflineStoreState.Completion) -> UInt64 {
         let ticket = self.offline.nextTicket
         self.offline.nextTicket += 1
         self.offline.unsubmitted.append(OfflineTicketedOperation(ticket: ticket, operation: operation))
         self.offline.outstanding[ticket] = completion
         self.offline.deepestBacklog = max(self.offline.deepestBacklog, self.offline.outstanding.count)
+        return ticket
     }
 
     /// Stores a cacheable message whose receiver is offline or whose session ended (PEER-30, PEER-32, PEER-35);
     /// `waiter` is answered once the batch has committed (PEER-36).
     func storeOffline(_ record: OfflineMessageRecord, waiter: PendingResponse?) {
-        self.submitOffline(
+        let ticket = self.submitOffline(
             .append(record, capacity: self.limits.maxOfflineMessages),
             completion: .store(record: record, waiter: waiter)
         )
+        self.offline.receivers?[UserKey(appID: record.appID, userID: record.receiverID)] = ticket
     }
 
     /// Hands the current input's operations to the store, all at once.

@@ -94,7 +94,11 @@ extension HeraldEngine {
         session.connection.lastAckMs = self.now
         // OVR-10: a receiver that cannot receive peer messages is offline for them; they stay cached.
         guard session.connection.has(.peerMessages) else { return }
+        // A user with nothing cached has nothing to read: the session starts at once, as after an empty read.
+        if let receivers = self.offline.receivers, receivers[session.user] == nil { return }
         session.peer.cacheRead = self.offline.nextTicket
+        // SES-38: the connection's requests wait for the cached messages; the host holds them meanwhile.
+        self.holdRequests(of: session.connection)
         self.submitOffline(
             .messages(
                 appID: session.user.appID,
@@ -109,9 +113,16 @@ extension HeraldEngine {
     /// (INV-22), then the live messages held meanwhile (PEER-40, PEER-52). Nothing happens for a session that
     /// has ended: its held messages were handled then, and the cached ones stay cached.
     func peerCacheReadCompleted(sessionSerial: UInt64, _ result: Result<OfflineOperationOutcome, OfflineStoreError>) {
-        guard let session = self.sessionsBySerial[sessionSerial], !session.ended, session.peer.cacheRead != nil
+        guard let session = self.sessionsBySerial[sessionSerial], !session.ended,
+            let readTicket = session.peer.cacheRead
         else { return }
         session.peer.cacheRead = nil
+        if case .success(.messages(let records)) = result, records.isEmpty,
+            let lastAppend = self.offline.receivers?[session.user], lastAppend < readTicket
+        {
+            // Nothing is cached and nothing was stored for the user since the read was submitted.
+            self.offline.receivers?[session.user] = nil
+        }
         defer { self.peerResumeInput(of: session.connection) }
         var cached: [HeldPeerMessage] = []
         switch result {
@@ -223,8 +234,7 @@ extension HeraldEngine {
         let senders = session.peer.heldSenders
         session.peer.heldSenders = []
         for sender in senders {
-            sender.peerHolds -= 1
-            if sender.peerHolds == 0 { sender.sink.holdRequests(false) }
+            self.releaseRequests(of: sender)
         }
     }
 
@@ -238,8 +248,7 @@ extension HeraldEngine {
             sender.phase != .closed, !receiver.peer.heldSenders.contains(where: { $0 === sender })
         else { return }
         receiver.peer.heldSenders.append(sender)
-        sender.peerHolds += 1
-        if sender.peerHolds == 1 { sender.sink.holdRequests(true) }
+        self.holdRequests(of: sender)
     }
 
     /// The LIM-34 check of a connection: a slow consumer when it still has `max_outbound_queue_frames` deliveries
@@ -265,11 +274,25 @@ extension HeraldEngine {
         }
     }
 
-    /// Lets the connection's waiting input go on (PEER-51).
+    /// Lets the connection's waiting input go on (PEER-51): what queued is processed at the end of the current
+    /// input, and the host passes the connection's requests again.
     func peerResumeInput(of connection: Connection) {
-        let waiters = connection.inputWaiters
-        connection.inputWaiters.removeAll()
-        for waiter in waiters { waiter.resume() }
+        self.releaseRequests(of: connection)
+        if !connection.queuedInputs.isEmpty {
+            self.unblocked.append(connection)
+        }
+    }
+
+    /// Asks the host to hold the connection's requests (LIM-35, SES-38); holds are counted.
+    func holdRequests(of connection: Connection) {
+        connection.peerHolds += 1
+        if connection.peerHolds == 1 { connection.sink.holdRequests(true) }
+    }
+
+    /// Ends one hold of ``holdRequests(of:)``.
+    func releaseRequests(of connection: Connection) {
+        connection.peerHolds -= 1
+        if connection.peerHolds == 0 { connection.sink.holdRequests(false) }
     }
 
     /// Sends a live message to its receiver's session; one that cannot be queued (the connection is closing) is

@@ -7,7 +7,7 @@ import SwiftProtobuf
 extension HeraldEngine {
     // MARK: - Login (Spec/05-session.md §5.2, Spec/15-tokens.md)
 
-    func login(_ request: Herald_V1_LoginRequest, _ context: RequestContext) async {
+    func login(_ request: Herald_V1_LoginRequest, _ context: RequestContext) {
         let connection = context.connection
         // Check 1: the connection has no session (an expired one still counts until it is ended).
         if connection.session != nil {
@@ -35,23 +35,13 @@ extension HeraldEngine {
             return
         }
         if self.applyArmedLoginFailure(request, context) { return }  // test control: SES-4, SES-5
-        // Check 5: the token. Verification may suspend; the connection's later frames wait (the transport
-        // delivers them only after this input), other connections go on.
-        connection.loginInProgress = true
-        self.flushDirty()
-        let verdict = await self.verifier.verifyLogin(
+        // Check 5: the token, verified synchronously (the engine never suspends in an input).
+        let verdict = self.verifier.verifyLogin(
             token: request.token,
             appID: request.appID,
             userID: request.userID,
             nowMs: self.now
         )
-        self.now = max(self.now, self.clock.nowMilliseconds())
-        connection.loginInProgress = false
-        guard self.connections[connection.id] === connection, connection.phase == .handshaken else { return }
-        if connection.session != nil {
-            self.respond(context, Herald_V1_LoginResponse.with { $0.result = .alreadyLoggedIn })
-            return
-        }
         let expiresMs: Int64?
         switch verdict {
         case .tokenless:
@@ -87,7 +77,7 @@ extension HeraldEngine {
         let session = Session(
             serial: self.nextSessionSerial,
             user: user,
-            sessionID: "s-\(self.nextSessionSerial)-\(Self.randomHex(bytes: 8))",
+            sessionID: "s-\(self.nextSessionSerial)-\(self.randomHex(bytes: 8))",
             connection: connection,
             startedMs: self.now
         )
@@ -177,7 +167,7 @@ extension HeraldEngine {
 
     // MARK: - Renewal (§15.7)
 
-    func renewToken(_ request: Herald_V1_RenewTokenRequest, session: Session, _ context: RequestContext) async {
+    func renewToken(_ request: Herald_V1_RenewTokenRequest, session: Session, _ context: RequestContext) {
         let app = self.appsByID[session.user.appID]
         let tokenless = request.token.isEmpty || request.token == "_no_need_token"
         if self.applyArmedRenewalFailure(request, session: session, context) { return }  // test control: TOK-24
@@ -185,19 +175,12 @@ extension HeraldEngine {
             self.answerRenewal(.invalidArgument, request, context)
             return
         }
-        self.flushDirty()
-        let verdict = await self.verifier.verifyRenewal(
+        let verdict = self.verifier.verifyRenewal(
             token: request.token,
             appID: session.user.appID,
             userID: session.user.userID,
             nowMs: self.now
         )
-        self.now = max(self.now, self.clock.nowMilliseconds())
-        guard !session.ended else {
-            // SES-36: still answered, as if the session had not ended.
-            self.answerRenewal(.userNotLoggedIn, request, context)
-            return
-        }
         switch verdict {
         case .failed(let failure):
             let result: Herald_V1_RenewTokenResult

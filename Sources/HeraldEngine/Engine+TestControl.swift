@@ -244,9 +244,7 @@ extension HeraldEngine {
         let open = self.connections.values.sorted { $0.id < $1.id }
         self.connections.removeAll()
         for connection in open {
-            let waiters = connection.inputWaiters
-            connection.inputWaiters.removeAll()
-            for waiter in waiters { waiter.resume() }
+            connection.queuedInputs.removeAll()
             connection.pending.removeAll()
             connection.isDirty = false
             connection.phase = .closed

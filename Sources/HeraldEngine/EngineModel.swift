@@ -174,9 +174,13 @@ final class Connection {
     var slowConsumerRule = ""
     /// The connection is in the engine's list of connections to flush.
     var isDirty = false
-    /// Inputs of this connection waiting for its session's login read of cached messages (PEER-51); at most one
-    /// when the host passes the connection's frames one at a time.
-    var inputWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Inputs of this connection waiting for its session's login read of cached messages (PEER-51, SES-38), in
+    /// arrival order. The host is asked to hold the connection's requests meanwhile (``peerHolds``), so only what
+    /// was already on its way and `DeliveryAck`s and `Ping`s (LIM-22) queue here.
+    var queuedInputs: [ConnectionInput] = []
+
+    /// Whether the connection's inputs wait: its session's cached messages are being read (PEER-51).
+    var isInputBlocked: Bool { self.session?.peer.cacheRead != nil }
     /// A frame did not fit the client's receive limit (HS-79): the connection is closed once the current input is
     /// processed, and nothing else is queued for it.
     var receiveLimitOverrun: ReceiveLimitOverrun?
@@ -262,4 +266,14 @@ struct RequestContext {
     var pending: PendingResponse {
         PendingResponse(connectionID: self.connection.id, requestID: self.requestID, requestOpcode: self.opcode)
     }
+}
+
+/// An input of a connection, as it waits in ``Connection/queuedInputs``.
+enum ConnectionInput {
+    /// A complete frame and when it arrived (`nil`: when it is processed).
+    case frame(HeraldFrame, arrivedAtMs: Int64?)
+    /// A framing failure (Spec/03-framing.md).
+    case failure(WireError, header: (opcode: UInt16, requestID: UInt32)?)
+    /// The transport closed.
+    case closed
 }

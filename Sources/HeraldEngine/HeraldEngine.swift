@@ -2,6 +2,7 @@ import HeraldMessages
 import HeraldWire
 import Logging
 import NIOCore
+import NIOPosix
 import SwiftProtobuf
 
 /// The Herald reference engine: every semantic of Spec v1, independent of any transport.
@@ -13,6 +14,12 @@ import SwiftProtobuf
 /// ``fireDueTimers()`` periodically (the server does so every few milliseconds; tests call it after advancing a
 /// ``ManualEngineClock``), and every input first runs the timers that are due, so the engine's behaviour is a
 /// deterministic function of its inputs and the clock.
+///
+/// The actor runs on one NIO event loop (``eventLoop``), not on the cooperative thread pool. A transport whose
+/// connection lives on that loop calls the engine synchronously (`assumeIsolated`), and one on another loop hands it
+/// a connection's whole read in one task, so a frame costs no thread hop in the first case and one in the second.
+/// Every input is processed to its end without suspending: token verification is synchronous, and a connection whose
+/// session is reading its cached messages has its later inputs queued in the engine (SES-38), not suspended.
 public actor HeraldEngine {
     /// How long a connection with `max_outbound_queue_frames` deliveries outstanding and messages held for it may
     /// go without acknowledging anything before it is a slow consumer (Spec/14-limits.md LIM-34).
@@ -20,11 +27,21 @@ public actor HeraldEngine {
 
     /// The configuration the engine was created with.
     public nonisolated let configuration: EngineConfiguration
+    /// The event loop the engine runs on.
+    public nonisolated let eventLoop: any EventLoop
+    private nonisolated let executor: any SerialExecutor
+
+    /// The engine's executor: its ``eventLoop``.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        self.executor.asUnownedSerialExecutor()
+    }
     let clock: any EngineClock
     let store: any OfflineStore
     let verifier: any TokenVerifying
     let logger: Logger
     let appsByID: [String: AppCredentials]
+    /// `Welcome` with the configuration's fields set, copied for every handshake.
+    let welcomeTemplate: Herald_V1_Welcome
 
     var connections: [ConnectionID: Connection] = [:]
     var sessionsByUser: [UserKey: Session] = [:]
@@ -33,12 +50,17 @@ public actor HeraldEngine {
     var timers = TimerQueue()
     /// Connections with frames waiting to be written at the end of the current input.
     var dirty: [Connection] = []
+    /// Connections whose queued inputs may be processed now (their session's cached messages have been read).
+    var unblocked: [Connection] = []
     /// The storage `dirty` trades places with while it is flushed (see `flushDirty`).
     var spareDirty: [Connection] = []
     /// The time of the input being processed.
     var now: Int64
 
     var nextConnectionNumber: UInt64 = 1
+    /// The generator of the random parts of ids, seeded once from the system's (one `getrandom` per engine, not
+    /// one per byte).
+    var idRandom = SplitMix64(seed: UInt64.random(in: .min ... .max))
     var nextSessionSerial: UInt64 = 1
     var nextMessageID: UInt64
     var isShutDown = false
@@ -72,13 +94,15 @@ public actor HeraldEngine {
     ///   - restartRequests: Where a test-control `Restart` (Spec/18-test-control.md) is handed to the host, which
     ///     performs it after the response has been written; `nil` answers `Restart` with
     ///     `TEST_CONTROL_RESULT_UNSUPPORTED`.
+    ///   - eventLoop: The event loop the engine runs on; by default one of NIO's shared loops.
     public init(
         configuration: EngineConfiguration,
         clock: any EngineClock = SystemEngineClock(),
         inbox: any OfflineInbox,
         verifier: (any TokenVerifying)? = nil,
         logger: Logger = Logger(label: "herald.engine"),
-        restartRequests: AsyncStream<TestControlRestartMode>.Continuation? = nil
+        restartRequests: AsyncStream<TestControlRestartMode>.Continuation? = nil,
+        eventLoop: (any EventLoop)? = nil
     ) throws {
         try self.init(
             configuration: configuration,
@@ -86,7 +110,8 @@ public actor HeraldEngine {
             store: GroupCommitOfflineStore(backend: inbox, logger: logger),
             verifier: verifier,
             logger: logger,
-            restartRequests: restartRequests
+            restartRequests: restartRequests,
+            eventLoop: eventLoop
         )
     }
 
@@ -102,16 +127,21 @@ public actor HeraldEngine {
     ///   - restartRequests: Where a test-control `Restart` (Spec/18-test-control.md) is handed to the host, which
     ///     performs it after the response has been written; `nil` answers `Restart` with
     ///     `TEST_CONTROL_RESULT_UNSUPPORTED`.
+    ///   - eventLoop: The event loop the engine runs on; by default one of NIO's shared loops.
     public init(
         configuration: EngineConfiguration,
         clock: any EngineClock = SystemEngineClock(),
         store: any OfflineStore,
         verifier: (any TokenVerifying)? = nil,
         logger: Logger = Logger(label: "herald.engine"),
-        restartRequests: AsyncStream<TestControlRestartMode>.Continuation? = nil
+        restartRequests: AsyncStream<TestControlRestartMode>.Continuation? = nil,
+        eventLoop: (any EventLoop)? = nil
     ) throws {
         try configuration.validate()
         self.configuration = configuration
+        let loop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
+        self.eventLoop = loop
+        self.executor = loop.executor
         self.clock = clock
         self.store = store
         self.verifier =
@@ -123,9 +153,13 @@ public actor HeraldEngine {
         self.logger = logger
         self.restartRequests = restartRequests
         self.appsByID = Dictionary(uniqueKeysWithValues: configuration.apps.map { ($0.appID, $0) })
+        self.welcomeTemplate = Self.welcomeTemplate(configuration)
         let start = clock.nowMilliseconds()
         self.now = start
         let stored = try store.largestMessageID()
+        if let receivers = try store.receivers() {
+            self.offline.receivers = Dictionary(receivers.map { ($0, 0) }, uniquingKeysWith: { first, _ in first })
+        }
         self.nextMessageID = max(stored + 1, UInt64(max(start, 0)) * 1000)
         self.timers.schedule(.offlinePurge, at: start + Self.offlinePurgeInterval(configuration.timers))
         store.start { [weak self] results in
@@ -160,7 +194,7 @@ public actor HeraldEngine {
         self.beginInput()
         let id = ConnectionID(rawValue: self.nextConnectionNumber)
         self.nextConnectionNumber += 1
-        let publicID = "\(id)-\(Self.randomHex(bytes: 6))"
+        let publicID = "\(id)-\(self.randomHex(bytes: 6))"
         let connection = Connection(id: id, sink: sink, transport: transport, publicID: publicID, now: self.now)
         if self.isCrashed {
             sink.close()
@@ -188,25 +222,74 @@ public actor HeraldEngine {
     ///   - arrivedAtMs: When the frame arrived, on the engine's clock (a transport reads the clock once per socket
     ///     read); `nil` means now. Rate limits count the request at this time, not when the engine gets to it
     ///     (Spec/14-limits.md LIM-24), and it counts as the connection's last activity (HS-42) before any timer runs.
-    public func receive(_ frame: HeraldFrame, on id: ConnectionID, arrivedAtMs: Int64? = nil) async {
+    public func receive(_ frame: HeraldFrame, on id: ConnectionID, arrivedAtMs: Int64? = nil) {
+        self.noteArrival(on: id, arrivedAtMs)
+        self.beginInput()
+        self.input(.frame(frame, arrivedAtMs: arrivedAtMs), on: id)
+        self.endInput()
+    }
+
+    /// Processes the complete frames of one socket read of a connection, in order, as one input: due timers run
+    /// once before them and the frames they produce are handed to each sink once after them.
+    ///
+    /// - Parameters:
+    ///   - frames: The frames, in arrival order.
+    ///   - id: The connection they arrived on.
+    ///   - arrivedAtMs: When the read arrived, on the engine's clock (LIM-24, HS-42).
+    public func receive(_ frames: some Sequence<HeraldFrame>, on id: ConnectionID, arrivedAtMs: Int64) {
+        self.noteArrival(on: id, arrivedAtMs)
+        self.beginInput()
+        for frame in frames {
+            self.input(.frame(frame, arrivedAtMs: arrivedAtMs), on: id)
+        }
+        self.endInput()
+    }
+
+    private func noteArrival(on id: ConnectionID, _ arrivedAtMs: Int64?) {
         if let arrivedAtMs, let connection = self.connections[id], arrivedAtMs > connection.lastReceivedMs {
             // Before the due timers run: an idle check that fell due while the frame waited must see it.
             connection.lastReceivedMs = arrivedAtMs
         }
-        self.beginInput()
-        // PEER-51: while the session's cached messages are being read, its next frame waits (SES-38).
-        while let connection = self.connections[id], connection.phase != .closed,
-            connection.session?.peer.cacheRead != nil
-        {
-            connection.lastReceivedMs = self.now
-            self.endInput()
-            await withCheckedContinuation { connection.inputWaiters.append($0) }
-            self.beginInput()
+    }
+
+    /// Processes an input of a connection now, or queues it behind the connection's earlier inputs while its
+    /// session's cached messages are being read (SES-38, PEER-51).
+    func input(_ input: ConnectionInput, on id: ConnectionID) {
+        guard let connection = self.connections[id], connection.phase != .closed else { return }
+        if connection.isInputBlocked || !connection.queuedInputs.isEmpty {
+            connection.lastReceivedMs = max(connection.lastReceivedMs, self.now)
+            connection.queuedInputs.append(input)
+            return
         }
-        if let connection = self.connections[id], connection.phase != .closed {
-            await self.process(frame, on: connection, arrivedMs: min(arrivedAtMs ?? self.now, self.now))
+        self.perform(input, on: connection)
+    }
+
+    private func perform(_ input: ConnectionInput, on connection: Connection) {
+        switch input {
+        case .frame(let frame, let arrivedAtMs):
+            guard connection.phase != .closed else { return }
+            self.process(frame, on: connection, arrivedMs: min(arrivedAtMs ?? self.now, self.now))
+        case .failure(let error, let header):
+            guard connection.phase != .closed else { return }
+            self.framingFailure(error, header: header, on: connection)
+        case .closed:
+            self.closeTransport(of: connection)
         }
-        self.endInput()
+    }
+
+    /// Processes the queued inputs of the connections whose cached messages have been read, until none is left or
+    /// a connection's input is blocked again.
+    func processUnblockedInputs() {
+        while !self.unblocked.isEmpty {
+            let ready = self.unblocked
+            self.unblocked = []
+            for connection in ready {
+                while !connection.queuedInputs.isEmpty && !connection.isInputBlocked {
+                    let next = connection.queuedInputs.removeFirst()
+                    self.perform(next, on: connection)
+                }
+            }
+        }
     }
 
     /// Reports a framing failure on a connection (Spec/03-framing.md): the transport's decoder found bytes that
@@ -218,21 +301,31 @@ public actor HeraldEngine {
         on id: ConnectionID
     ) {
         self.beginInput()
-        if let connection = self.connections[id], connection.phase != .closed {
-            self.framingFailure(error, header: header, on: connection)
+        self.input(.failure(error, header: header), on: id)
+        self.endInput()
+    }
+
+    /// Reports that a connection's transport closed or failed. Ends its session with the cause "disconnect", after
+    /// the connection's inputs that are still queued (SES-38).
+    public func transportClosed(_ id: ConnectionID) {
+        self.beginInput()
+        if let connection = self.connections[id] {
+            if connection.isInputBlocked || !connection.queuedInputs.isEmpty {
+                connection.queuedInputs.append(.closed)
+            } else {
+                self.closeTransport(of: connection)
+            }
         }
         self.endInput()
     }
 
-    /// Reports that a connection's transport closed or failed. Ends its session with the cause "disconnect".
-    public func transportClosed(_ id: ConnectionID) {
-        self.beginInput()
-        if let connection = self.connections.removeValue(forKey: id) {
-            connection.phase = .closed
-            connection.pending.removeAll()
-            self.connectionGone(connection)
-        }
-        self.endInput()
+    private func closeTransport(of connection: Connection) {
+        guard self.connections[connection.id] === connection else { return }
+        self.connections[connection.id] = nil
+        connection.phase = .closed
+        connection.pending.removeAll()
+        connection.queuedInputs.removeAll()
+        self.connectionGone(connection)
     }
 
     /// Runs every timer whose deadline has passed.
@@ -317,6 +410,7 @@ public actor HeraldEngine {
     /// Writes the frames produced by the current input and applies deferred slow-consumer closes, and hands the
     /// input's offline-store operations to the store.
     func endInput() {
+        self.processUnblockedInputs()
         self.flushDirty()
         self.flushOfflineSubmissions()
     }
@@ -708,13 +802,38 @@ public actor HeraldEngine {
         return session
     }
 
-    static func randomHex(bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        var text = ""
-        for _ in 0..<bytes {
-            let byte = UInt8.random(in: 0...255, using: &generator)
-            text += byte < 0x10 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
+    /// `bytes` random bytes (at most 8) in lower-case hex, from the engine's generator: the unpredictable part of
+    /// connection and session ids (their uniqueness comes from the serial number before it).
+    func randomHex(bytes: Int) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        var value = self.idRandom.next()
+        let count = min(bytes, 8) * 2
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            digits.withUTF8Buffer { table in
+                for index in 0..<count {
+                    buffer[index] = table[Int(value & 0xF)]
+                    value >>= 4
+                }
+            }
+            return count
         }
-        return text
+    }
+}
+
+/// SplitMix64 (Steele, Lea and Flood 2014): a fast 64-bit generator for the random parts of ids, which need to be
+/// hard to guess in passing, not secret.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        self.state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

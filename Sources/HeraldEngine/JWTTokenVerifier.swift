@@ -1,4 +1,4 @@
-import JWTKit
+import Crypto
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -12,7 +12,7 @@ import Foundation
 /// step that fails. It reads the time only from the `nowMs` it is given.
 ///
 /// Steps 1 and 2 (the token's shape and its JOSE header) are checked before any signature work; step 3 computes and
-/// compares the HMAC-SHA256 signature with jwt-kit, trying each secret of the app (TOK-3; `kid` is not used to choose);
+/// compares the HMAC-SHA256 signature with swift-crypto (in constant time), trying each secret of the app (TOK-3; `kid` is not used to choose);
 /// the claims are then checked here against the injected clock:
 ///
 /// - Base64url segments must be canonical: no padding, no characters outside the base64url alphabet and no set bits
@@ -34,9 +34,8 @@ public struct JWTTokenVerifier: TokenVerifying {
 
     /// The configured apps, keyed by the UTF-8 bytes of their ids so that lookups are byte for byte.
     private let apps: [[UInt8]: App]
-    /// The HMAC-SHA256 keys of each app, prepared by jwt-kit (its key collections are actors, so they are set up
-    /// once, asynchronously, when the verifier is created).
-    private let keys: Task<[[UInt8]: [any JWTAlgorithm]], Never>
+    /// The HMAC-SHA256 keys of each app.
+    private let keys: [[UInt8]: [SymmetricKey]]
     private let maximumLifetimeSeconds: Int64?
     private let acceptedIssuers: Set<String>?
 
@@ -61,32 +60,17 @@ public struct JWTTokenVerifier: TokenVerifying {
         self.apps = table
         self.maximumLifetimeSeconds = maximumLifetimeSeconds
         self.acceptedIssuers = acceptedIssuers
-        let allSecrets = secrets
-        self.keys = Task {
-            var keys: [[UInt8]: [any JWTAlgorithm]] = [:]
-            for (appID, appSecrets) in allSecrets {
-                var appKeys: [any JWTAlgorithm] = []
-                for secret in appSecrets {
-                    let collection = JWTKeyCollection()
-                    await collection.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-                    if let key = try? await collection.getKey() {
-                        appKeys.append(key)
-                    }
-                }
-                keys[appID] = appKeys
-            }
-            return keys
-        }
+        self.keys = secrets.mapValues { appSecrets in appSecrets.map { SymmetricKey(data: $0) } }
     }
 
     /// Verifies a login token, applying the steps of TOK-7 in order (and TOK-14/TOK-16 for empty tokens).
-    public func verifyLogin(token: String, appID: String, userID: String, nowMs: Int64) async -> TokenVerdict {
-        await self.verify(token: token, appID: appID, userID: userID, nowMs: nowMs, renewal: false)
+    public func verifyLogin(token: String, appID: String, userID: String, nowMs: Int64) -> TokenVerdict {
+        self.verify(token: token, appID: appID, userID: userID, nowMs: nowMs, renewal: false)
     }
 
     /// Verifies a renewal token, applying the steps in the order of TOK-23: steps 1–4 and 7, then 5 and 6, then 8.
-    public func verifyRenewal(token: String, appID: String, userID: String, nowMs: Int64) async -> TokenVerdict {
-        await self.verify(token: token, appID: appID, userID: userID, nowMs: nowMs, renewal: true)
+    public func verifyRenewal(token: String, appID: String, userID: String, nowMs: Int64) -> TokenVerdict {
+        self.verify(token: token, appID: appID, userID: userID, nowMs: nowMs, renewal: true)
     }
 
     private func verify(
@@ -95,7 +79,7 @@ public struct JWTTokenVerifier: TokenVerifying {
         userID: String,
         nowMs: Int64,
         renewal: Bool
-    ) async -> TokenVerdict {
+    ) -> TokenVerdict {
         let appKey = Array(appID.utf8)
         let app = self.apps[appKey]
         if token.isEmpty || token.utf8.elementsEqual(Self.noNeedToken.utf8) {
@@ -105,7 +89,7 @@ public struct JWTTokenVerifier: TokenVerifying {
             // Steps 1 and 2.
             let parsed = try ParsedToken(token)
             // Step 3. An unknown app, or one with no secret, verifies nothing.
-            guard (app?.secretCount ?? 0) > 0, await self.signatureVerifies(parsed, appKey: appKey) else {
+            guard (app?.secretCount ?? 0) > 0, self.signatureVerifies(parsed, appKey: appKey) else {
                 return .failed(.signature)
             }
             // Step 4.
@@ -130,11 +114,11 @@ public struct JWTTokenVerifier: TokenVerifying {
         }
     }
 
-    private func signatureVerifies(_ parsed: ParsedToken, appKey: [UInt8]) async -> Bool {
-        let keys = await self.keys.value[appKey] ?? []
-        for key in keys {
-            // jwt-kit computes the HMAC and compares it in constant time (TOK-9).
-            if (try? key.verify(parsed.signature, signs: parsed.signingInput)) == true {
+    private func signatureVerifies(_ parsed: ParsedToken, appKey: [UInt8]) -> Bool {
+        for key in self.keys[appKey] ?? [] {
+            // swift-crypto compares the computed HMAC with the signature in constant time (TOK-9).
+            if HMAC<SHA256>.isValidAuthenticationCode(parsed.signature, authenticating: parsed.signingInput, using: key)
+            {
                 return true
             }
         }

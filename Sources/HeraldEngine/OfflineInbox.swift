@@ -58,9 +58,19 @@ public protocol OfflineInbox: Sendable {
     /// The largest message id ever stored (0 for an empty store), so that new ids never repeat an old one.
     func largestMessageID() throws -> UInt64
 
+    /// Every receiver with at least one stored message, or `nil` if the inbox cannot tell (then the engine reads
+    /// the inbox at every login). Read synchronously once, when the engine is created; a receiver listed whose
+    /// messages have all expired is harmless (it costs one read at its next login).
+    func receivers() throws -> [UserKey]?
+
     /// Runs `operations` in order, each seeing the effects of the ones before, and returns one result per
     /// operation in the same order; every effect is durable when it returns. A backend that can group writes runs
     /// the whole batch in one transaction (``SQLiteOfflineInbox``: one `fsync`). The default runs each method on
     /// its own.
     func perform(_ operations: [OfflineTicketedOperation]) -> [OfflineOperationResult]
+}
+
+extension OfflineInbox {
+    /// An inbox that cannot list its receivers: the engine reads it at every login.
+    public func receivers() throws -> [UserKey]? { nil }
 }

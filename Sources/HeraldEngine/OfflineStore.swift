@@ -154,9 +154,18 @@ public protocol OfflineStore: AnyObject, Sendable {
     /// when the engine is created.
     func largestMessageID() throws -> UInt64
 
+    /// Every receiver with a stored message (``OfflineInbox/receivers()``), or `nil` if the store cannot tell.
+    /// Read synchronously once, when the engine is created.
+    func receivers() throws -> [UserKey]?
+
     /// Stops the store. With `discardingQueued`, operations not yet started are dropped without an outcome (as a
     /// crash of the process would lose them); otherwise they run first. Returns once the store has stopped.
     func close(discardingQueued: Bool) async
+}
+
+extension OfflineStore {
+    /// A store that cannot list its receivers: the engine reads it at every login.
+    public func receivers() throws -> [UserKey]? { nil }
 }
 
 /// Counters of a ``GroupCommitOfflineStore``.
@@ -238,6 +247,11 @@ public final class GroupCommitOfflineStore: OfflineStore {
     /// The backend's largest message id.
     public func largestMessageID() throws -> UInt64 {
         try self.core.backend.largestMessageID()
+    }
+
+    /// The backend's receivers with stored messages.
+    public func receivers() throws -> [UserKey]? {
+        try self.core.backend.receivers()
     }
 
     /// Stops the writer after the batch it is running (and, unless `discardingQueued`, after everything queued),
@@ -407,6 +421,11 @@ public final class ManualOfflineStore: OfflineStore {
     /// The backend's largest message id.
     public func largestMessageID() throws -> UInt64 {
         try self.backend.largestMessageID()
+    }
+
+    /// The backend's receivers with stored messages.
+    public func receivers() throws -> [UserKey]? {
+        try self.backend.receivers()
     }
 
     /// Drops what is queued (with `discardingQueued`) or runs it.

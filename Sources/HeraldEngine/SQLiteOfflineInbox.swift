@@ -125,6 +125,15 @@ public final class SQLiteOfflineInbox: OfflineInbox, Sendable {
     }
 
     /// The largest message id ever stored (0 if none ever was), including messages since deleted.
+    /// Every receiver with a stored message.
+    public func receivers() throws -> [UserKey]? {
+        try self.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT DISTINCT app_id, receiver_id FROM offline_message").map { row in
+                UserKey(appID: row[0], userID: row[1])
+            }
+        }
+    }
+
     public func largestMessageID() throws -> UInt64 {
         let largest = try self.database.read { db in
             try Int64.fetchOne(db, sql: "SELECT largest_message_id FROM offline_meta WHERE id = 1") ?? 0
@@ -284,6 +293,20 @@ public final class MemoryOfflineInbox: OfflineInbox, Sendable {
 
     /// Creates an empty inbox.
     public init() {}
+
+    /// Every receiver with a stored message.
+    public func receivers() throws -> [UserKey]? {
+        self.state.withLock { state in
+            state.queues.compactMap { key, queue in
+                queue.isEmpty
+                    ? nil
+                    : UserKey(
+                        appID: String(decoding: key.appID, as: UTF8.self),
+                        userID: String(decoding: key.receiverID, as: UTF8.self)
+                    )
+            }
+        }
+    }
 
     /// Stores `record` after the receiver's other messages and deletes the receiver's oldest messages beyond
     /// `capacity`. Returns the number of messages deleted. A `messageID` already stored changes nothing.

@@ -41,10 +41,14 @@ public enum TokenVerdict: Sendable, Hashable {
 }
 
 /// Verifies tokens for the engine. ``JWTTokenVerifier`` is the implementation; tests may substitute another.
+///
+/// Verification is synchronous: it is a computation over the token and the configured secrets, and the engine never
+/// waits for a disk or a network (Sources/HeraldEngine/README.md). A deployment whose tokens need a remote check
+/// performs it before the login reaches the engine.
 public protocol TokenVerifying: Sendable {
     /// Verifies a login token, applying the steps of TOK-7 in order (and TOK-14/TOK-16 for empty tokens).
-    func verifyLogin(token: String, appID: String, userID: String, nowMs: Int64) async -> TokenVerdict
+    func verifyLogin(token: String, appID: String, userID: String, nowMs: Int64) -> TokenVerdict
 
     /// Verifies a renewal token, applying the steps in the order of TOK-23: steps 1–4 and 7, then 5 and 6, then 8.
-    func verifyRenewal(token: String, appID: String, userID: String, nowMs: Int64) async -> TokenVerdict
+    func verifyRenewal(token: String, appID: String, userID: String, nowMs: Int64) -> TokenVerdict
 }

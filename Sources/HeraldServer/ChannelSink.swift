@@ -9,13 +9,16 @@ import Synchronization
 /// The engine's view of one NIO connection: writes frames, counts those the transport has not accepted, and closes
 /// the transport the way Spec/02-transports.md §2.5 and Spec/14-limits.md §14.5 ask.
 ///
-/// ``write(_:)`` and ``close()`` are called on the engine's executor and only hop to the channel's event loop;
-/// they never block. Everything else runs on the event loop.
+/// ``write(_:)``, ``close()`` and ``holdRequests(_:)`` are called on the engine's event loop and never block.
+/// ``write(_:)`` hands the frames to the ``LoopOutbox`` of the connection's event loop, which writes everything the
+/// engine produced for its connections since its last run and then flushes each connection once: one system call
+/// per connection and loop tick, however many frames and engine inputs it carries. Everything else runs on the
+/// connection's event loop.
 ///
 /// The queue of LIM-12 counts only frames the transport holds: frames handed to the channel and flushed whose bytes
 /// the socket has not accepted yet (LIM-20). Frames still on their way from the engine to the event loop do not count,
 /// so a busy event loop never makes a client that reads promptly look like a slow consumer. The count is kept on the
-/// event loop and published to the engine through one atomic after each batch and each later completed write.
+/// event loop and published to the engine through one atomic after each flush and each later completed write.
 final class ChannelSink: EngineConnectionSink, Sendable {
     /// How frames are put on the transport.
     enum Framing: Sendable {
@@ -33,16 +36,17 @@ final class ChannelSink: EngineConnectionSink, Sendable {
 
     let channel: any Channel
     let framing: Framing
-    /// Above this many queued frames, the connection's requests wait (see ``waitForOutputToDrain()``).
+    /// Where the frames for this connection wait for its event loop.
+    let outbox: LoopOutbox
+    /// At this many queued frames, the connection's requests wait (LIM-21).
     let pauseThreshold: Int
     /// Requests resume once fewer frames than this are queued.
     let resumeThreshold: Int
     /// The frames the transport holds, as last published by the event loop (``LoopState/held``).
     private let queued = Atomic<Int>(0)
     private let closing = Atomic<Bool>(false)
-    /// The engine holds the connection's requests back (LIM-35).
+    /// The engine holds the connection's requests back (LIM-35, SES-38).
     private let requestsHeld = Atomic<Bool>(false)
-    private let drainWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
     private let state: NIOLoopBound<LoopState>
 
     /// State only touched on the channel's event loop.
@@ -57,14 +61,18 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         /// Frames handed to the channel whose writes have not completed: the authoritative count behind
         /// ``ChannelSink/queuedFrameCount``.
         var held = 0
-        /// A batch is being written: completions during its flush are published once, at its end.
-        var writingBatch = false
+        /// Frames were written since the last flush.
+        var flushPending = false
+        /// A flush is running: completions during it are published once, at its end.
+        var flushing = false
         /// Completes when the last frame handed to the channel has been written (or failed).
         var lastWrite: EventLoopFuture<Void>?
         /// The reason of the `Disconnect` written, for the WebSocket close code (TRN-23).
         var disconnectReason: Herald_V1_DisconnectReason?
         var deadline: Scheduled<Void>?
         var linger: Scheduled<Void>?
+        /// Called when the connection's held requests may go to the engine again (see ``ChannelSink/mayResume``).
+        var resume: (() -> Void)?
     }
 
     /// Creates the sink of `channel`. Must be called on the channel's event loop.
@@ -72,11 +80,13 @@ final class ChannelSink: EngineConnectionSink, Sendable {
     /// - Parameters:
     ///   - channel: The connection.
     ///   - framing: How frames are written.
+    ///   - outbox: The outbox of the channel's event loop.
     ///   - maximumQueuedFrames: The engine's `max_outbound_queue_frames`; the connection's own requests wait at a
     ///     quarter of it, so that a client that sends faster than it reads is slowed down, not cut off.
-    init(channel: any Channel, framing: Framing, maximumQueuedFrames: Int) {
+    init(channel: any Channel, framing: Framing, outbox: LoopOutbox, maximumQueuedFrames: Int) {
         self.channel = channel
         self.framing = framing
+        self.outbox = outbox
         self.pauseThreshold = max(1, maximumQueuedFrames / 4)
         self.resumeThreshold = max(1, self.pauseThreshold / 2)
         self.state = NIOLoopBound(LoopState(), eventLoop: channel.eventLoop)
@@ -86,6 +96,7 @@ final class ChannelSink: EngineConnectionSink, Sendable {
             value.phase = .closed
             value.deadline?.cancel()
             value.linger?.cancel()
+            value.resume = nil
         }
     }
 
@@ -101,73 +112,52 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         self.closing.load(ordering: .relaxed)
     }
 
-    /// Whether the transport holds so many frames that the connection's requests should wait (LIM-21).
+    /// Whether the transport holds so many frames, or the engine holds the connection's requests back, that the
+    /// connection's requests should wait (LIM-21, LIM-35).
     var shouldPauseInput: Bool {
         (self.queued.load(ordering: .relaxed) >= self.pauseThreshold || self.requestsHeld.load(ordering: .relaxed))
             && !self.isClosing
     }
 
     /// Whether held requests may go to the engine again: few enough frames queued and the engine not holding the
-    /// connection's requests back.
-    private var mayResume: Bool {
-        self.queued.load(ordering: .relaxed) < self.resumeThreshold && !self.requestsHeld.load(ordering: .relaxed)
+    /// connection's requests back, or the connection closing.
+    var mayResume: Bool {
+        (self.queued.load(ordering: .relaxed) < self.resumeThreshold && !self.requestsHeld.load(ordering: .relaxed))
+            || self.isClosing
+    }
+
+    /// Sets what runs, on the event loop, when held requests may go to the engine again.
+    func onResume(_ resume: @escaping () -> Void) {
+        self.state.value.resume = resume
     }
 
     func holdRequests(_ hold: Bool) {
-        self.requestsHeld.store(hold, ordering: .relaxed)
-        if !hold && self.mayResume {
-            self.wakeDrainWaiters()
-        }
-    }
-
-    /// Returns once fewer than ``resumeThreshold`` frames are queued and the engine does not hold the connection's
-    /// requests back (``holdRequests(_:)``), or the connection is closing.
-    ///
-    /// The task feeding the engine calls this before a request when ``shouldPauseInput`` is true: responses to a
-    /// client's own requests then never pile up to `max_outbound_queue_frames` because the client sends faster than
-    /// it reads; only frames caused by others can make a slow consumer. `DeliveryAck`s and `Ping`s do not wait
-    /// (LIM-22).
-    func waitForOutputToDrain() async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = self.drainWaiters.withLock { waiters in
-                    if self.mayResume || self.isClosing || Task.isCancelled {
-                        return true
-                    }
-                    waiters.append(continuation)
-                    return false
-                }
-                if resumeNow { continuation.resume() }
+        let previous = self.requestsHeld.exchange(hold, ordering: .relaxed)
+        if previous && !hold {
+            let state = self.state
+            self.channel.eventLoop.execute {
+                state.value.resume?()
             }
-        } onCancel: {
-            self.wakeDrainWaiters()
         }
     }
 
-    private func wakeDrainWaiters() {
-        let waiters = self.drainWaiters.withLock { waiters in
-            defer { waiters.removeAll() }
-            return waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    /// Runs on the event loop when a frame's write has completed (written or failed).
-    private func frameWritten() {
+    /// Runs on the event loop when a write of `count` frames has completed (written or failed).
+    private func framesWritten(_ count: Int) {
         let state = self.state.value
-        state.held -= 1
-        if !state.writingBatch {
-            self.publish(state.held)
+        state.held -= count
+        if !state.flushing {
+            self.publish(state)
         }
     }
 
-    /// Makes `held` the count the engine sees, and wakes the waiting input when it fell below the resume threshold.
-    private func publish(_ held: Int) {
-        let previous = self.queued.exchange(held, ordering: .relaxed)
-        if previous >= self.resumeThreshold && held < self.resumeThreshold
+    /// Makes the held count the one the engine sees, and lets held requests go when it fell below the resume
+    /// threshold.
+    private func publish(_ state: LoopState) {
+        let previous = self.queued.exchange(state.held, ordering: .relaxed)
+        if previous >= self.resumeThreshold && state.held < self.resumeThreshold
             && !self.requestsHeld.load(ordering: .relaxed)
         {
-            self.wakeDrainWaiters()
+            state.resume?()
         }
     }
 
@@ -175,14 +165,11 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         guard !frames.isEmpty else { return }
         // Nothing is counted here: the frames count once the transport has been offered them and has not taken
         // them (LIM-20), which only the event loop knows.
-        self.channel.eventLoop.execute {
-            self.writeOnLoop(frames)
-        }
+        self.outbox.submit(self, frames)
     }
 
     func close() {
         self.closing.store(true, ordering: .relaxed)
-        self.wakeDrainWaiters()
         self.channel.eventLoop.execute {
             self.closeOnLoop(webSocketCode: nil)
         }
@@ -193,7 +180,6 @@ final class ChannelSink: EngineConnectionSink, Sendable {
     /// discarded from now on.
     func terminate(closeCode: WebSocketErrorCode, message: String) {
         self.closing.store(true, ordering: .relaxed)
-        self.wakeDrainWaiters()
         var disconnect = Herald_V1_Disconnect()
         disconnect.reason = .protocolError
         disconnect.message = message
@@ -203,41 +189,46 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         frame.header.write(to: &head)
         let outbound = OutboundFrame(head: head, body: frame.payload, tail: ByteBuffer())
         self.channel.eventLoop.execute {
-            self.writeOnLoop([outbound])
+            _ = self.writeOnLoop([outbound])
+            self.flushOnLoop()
             self.closeOnLoop(webSocketCode: closeCode)
         }
     }
 
     // MARK: - On the event loop
 
-    private func writeOnLoop(_ frames: [OutboundFrame]) {
+    /// Writes frames to the channel without flushing them; returns whether the connection needs a flush that was
+    /// not already due (the caller flushes it with ``flushOnLoop()``). One promise covers the whole batch: the
+    /// channel completes writes in order.
+    func writeOnLoop(_ frames: [OutboundFrame]) -> Bool {
         let state = self.state.value
-        guard state.phase == .open else {
+        guard state.phase == .open, !frames.isEmpty else {
             // The engine never writes after its Disconnect; frames after a transport-side termination are
             // dropped (HS-55).
-            return
+            return false
         }
         let channel = self.channel
-        state.held += frames.count
-        state.writingBatch = true
-        for frame in frames {
+        let count = frames.count
+        state.held += count
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in
+            self.framesWritten(count)
+        }
+        for (index, frame) in frames.enumerated() {
             if let reason = Self.disconnectReason(frame) {
                 state.disconnectReason = reason
             }
-            let promise = channel.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.whenComplete { _ in
-                self.frameWritten()
-            }
+            let last = index == count - 1 ? promise : nil
             switch self.framing {
             case .stream:
                 let hasBody = frame.body.readableBytes > 0
                 let hasTail = frame.tail.readableBytes > 0
-                channel.write(frame.head, promise: hasBody || hasTail ? nil : promise)
+                channel.write(frame.head, promise: hasBody || hasTail ? nil : last)
                 if hasBody {
-                    channel.write(frame.body, promise: hasTail ? nil : promise)
+                    channel.write(frame.body, promise: hasTail ? nil : last)
                 }
                 if hasTail {
-                    channel.write(frame.tail, promise: promise)
+                    channel.write(frame.tail, promise: last)
                 }
             case .webSocket:
                 let message = WebSocketFrame(
@@ -245,15 +236,24 @@ final class ChannelSink: EngineConnectionSink, Sendable {
                     opcode: .binary,
                     data: frame.contiguousBytes(allocator: channel.allocator)
                 )
-                channel.write(message, promise: promise)
+                channel.write(message, promise: last)
             }
-            state.lastWrite = promise.futureResult
         }
-        // The socket takes what it can now; those writes complete inside the flush, and what is left is what the
-        // transport holds.
-        channel.flush()
-        state.writingBatch = false
-        self.publish(state.held)
+        state.lastWrite = promise.futureResult
+        defer { state.flushPending = true }
+        return !state.flushPending
+    }
+
+    /// Flushes what ``writeOnLoop(_:)`` wrote: the socket takes what it can now, those writes complete inside the
+    /// flush, and what is left is what the transport holds (LIM-20).
+    func flushOnLoop() {
+        let state = self.state.value
+        state.flushPending = false
+        guard state.phase != .closed else { return }
+        state.flushing = true
+        self.channel.flush()
+        state.flushing = false
+        self.publish(state)
     }
 
     private func closeOnLoop(webSocketCode: WebSocketErrorCode?) {

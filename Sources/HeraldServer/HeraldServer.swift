@@ -26,10 +26,12 @@ import Foundation
 /// their ports (port 0 works), run ``run()`` in a task, and end it with ``shutdown()``; or let
 /// ``withRunningServer(configuration:logger:eventLoopGroup:clock:verifier:_:)`` do all three.
 ///
-/// Each connection's frames reach the engine in order, one `await` at a time, stamped with their arrival time, and
-/// reading from the socket pauses while ``HeraldServerConfiguration/inboundFrameBuffer`` frames wait for the engine.
-/// While the transport holds many of a connection's frames, its requests wait but its `DeliveryAck`s and `Ping`s
-/// still reach the engine at once (Spec/14-limits.md LIM-21 … LIM-23). A timer driver
+/// The engine runs on the first event loop of the group. Each connection's frames reach it in order, the frames of
+/// one socket read as one input stamped with the read's arrival time: directly on the engine's loop, in one task per
+/// read from the other loops. The engine's frames go back through one ``LoopOutbox`` per loop, which writes and
+/// flushes each connection once per loop tick. While the transport holds many of a connection's frames, its
+/// requests wait (up to ``HeraldServerConfiguration/inboundFrameBuffer`` of them, then reading pauses) but its
+/// `DeliveryAck`s and `Ping`s still reach the engine at once (Spec/14-limits.md LIM-21 … LIM-23). A timer driver
 /// calls ``HeraldEngine/fireDueTimers()`` at the engine's next deadline, at least every
 /// ``HeraldServerConfiguration/timerTickMs`` milliseconds.
 public final class HeraldServer: Service, Sendable {
@@ -48,6 +50,12 @@ public final class HeraldServer: Service, Sendable {
     /// Restarts requested by the engine's test control, performed by ``run()``.
     private let restartRequests: AsyncStream<TestControlRestartMode>
     private let restartContinuation: AsyncStream<TestControlRestartMode>.Continuation
+    /// The event loop the engine runs on: the first of the group, which also serves connections.
+    private let engineLoop: any EventLoop
+    /// One outbox per event loop of the group.
+    private let outboxes: LoopOutboxes
+    /// The open connections.
+    private let connections = ConnectionTracker()
 
     private struct State {
         enum Phase {
@@ -92,6 +100,8 @@ public final class HeraldServer: Service, Sendable {
         self.logger = logger
         self.group = eventLoopGroup
         self.verifier = verifier
+        self.engineLoop = eventLoopGroup.next()
+        self.outboxes = LoopOutboxes(group: eventLoopGroup)
         (self.restartRequests, self.restartContinuation) = AsyncStream.makeStream(
             of: TestControlRestartMode.self,
             bufferingPolicy: .unbounded
@@ -115,7 +125,8 @@ public final class HeraldServer: Service, Sendable {
             inbox: inbox,
             verifier: self.verifier,
             logger: self.logger,
-            restartRequests: self.configuration.engine.testControlKey == nil ? nil : self.restartContinuation
+            restartRequests: self.configuration.engine.testControlKey == nil ? nil : self.restartContinuation,
+            eventLoop: self.engineLoop
         )
     }
 
@@ -252,13 +263,14 @@ public final class HeraldServer: Service, Sendable {
                 outer.addTask { await self.serveRestarts() }
                 await withDiscardingTaskGroup { group in
                     for listener in listeners {
-                        group.addTask { await self.accept(on: listener) }
+                        group.addTask { try? await listener.serverChannel.closeFuture.get() }
                     }
                     group.addTask {
                         await self.waitForShutdownRequest()
                         await self.closeListenersAndDisconnect(listeners)
                     }
                 }
+                await self.connections.waitUntilAllClosed()
                 outer.cancelAll()
             }
         } onGracefulShutdown: {
@@ -333,7 +345,9 @@ public final class HeraldServer: Service, Sendable {
     /// - Parameters:
     ///   - configuration: The server's configuration; listen on port 0 to let the system choose free ports.
     ///   - logger: Where the server logs.
-    ///   - eventLoopGroup: The NIO event loops.
+    ///   - eventLoopGroup: The NIO event loops; `nil` (the default) gives the server a loop of its own, shut down
+    ///     when it stops, so that the server's engine and connections never wait behind the work of an in-process
+    ///     client on shared loops (a conformance runner renders every frame it receives on its loops).
     ///   - clock: The engine's clock.
     ///   - verifier: The engine's token verification; `nil` uses ``JWTTokenVerifier``.
     ///   - body: Gets the server and its bound listeners.
@@ -341,15 +355,21 @@ public final class HeraldServer: Service, Sendable {
     public static func withRunningServer<Result: Sendable>(
         configuration: HeraldServerConfiguration,
         logger: Logger = Logger(label: "herald.server"),
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        eventLoopGroup: (any EventLoopGroup)? = nil,
         clock: any EngineClock = SystemEngineClock(),
         verifier: (any TokenVerifying)? = nil,
         _ body: (HeraldServer, [BoundListener]) async throws -> Result
     ) async throws -> Result {
+        let ownGroup = eventLoopGroup == nil ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
+        defer {
+            if let ownGroup {
+                ownGroup.shutdownGracefully { _ in }
+            }
+        }
         let server = try HeraldServer(
             configuration: configuration,
             logger: logger,
-            eventLoopGroup: eventLoopGroup,
+            eventLoopGroup: eventLoopGroup ?? ownGroup!,
             clock: clock,
             verifier: verifier
         )
@@ -423,11 +443,6 @@ public final class HeraldServer: Service, Sendable {
         )
     }
 
-    private func inboundConfiguration() -> NIOAsyncChannel<InboundEvent, Never>.Configuration {
-        let high = self.configuration.inboundFrameBuffer
-        return .init(backPressureStrategy: .init(lowWatermark: max(1, high / 2), highWatermark: high))
-    }
-
     /// Runs `bind` and turns its error into a ``HeraldListenerError`` that names the listener, the address and the
     /// reason in plain words, instead of the system call (`bind(descriptor:ptr:bytes:): … (errno: 98)`).
     private static func opening(
@@ -462,59 +477,73 @@ public final class HeraldServer: Service, Sendable {
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)  // TRN-6
     }
 
+    /// Adds the sink and the ``EngineBridgeHandler`` of a connection whose pipeline is otherwise ready; must run on
+    /// the channel's event loop.
+    private func attachEngine(
+        to channel: any Channel,
+        framing: ChannelSink.Framing,
+        transport: HeraldTransport,
+        waitsForTLS: Bool
+    ) throws {
+        let sink = ChannelSink(
+            channel: channel,
+            framing: framing,
+            outbox: self.outboxes.outbox(of: channel.eventLoop),
+            maximumQueuedFrames: self.configuration.engine.limits.maxOutboundQueueFrames
+        )
+        try channel.pipeline.syncOperations.addHandler(
+            EngineBridgeHandler(
+                engine: self.engine,
+                sink: sink,
+                transport: transport,
+                waitsForTLS: waitsForTLS,
+                capacity: self.configuration.inboundFrameBuffer,
+                logger: self.logger
+            )
+        )
+    }
+
     private func bindStream(
         _ address: ListenAddress,
         tls: NIOSSLContext?,
         transport: HeraldTransport
     ) async throws -> Listener {
         let maximumPayloadLength = self.configuration.engine.limits.maxPayloadLength
-        let maximumQueuedFrames = self.configuration.engine.limits.maxOutboundQueueFrames
-        let inboundConfiguration = self.inboundConfiguration()
         let timeout = self.handshakeTimeout()
         let acceptedExtensions = self.acceptedExtensions
         let clock = self.clock
-        let server = try await self.serverBootstrap().bind(host: address.host, port: address.port) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                let pipeline = channel.pipeline.syncOperations
-                if let tls {
-                    // The tls:// listener serves only Herald: an ALPN offer without herald/1 is refused (TRN-12).
-                    try pipeline.addHandler(ByteToMessageHandler(ALPNOfferCheck(applicationProtocol: heraldALPN)))
-                    try pipeline.addHandler(NIOSSLServerHandler(context: tls))
-                }
-                try pipeline.addHandler(
-                    ByteToMessageHandler(
-                        HeraldStreamDecoder(
-                            maximumPayloadLength: maximumPayloadLength,
-                            acceptedExtensions: acceptedExtensions,
-                            clock: clock
+        let connections = self.connections
+        let server = try await self.serverBootstrap()
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    connections.track(channel)
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls {
+                        // The tls:// listener serves only Herald: an ALPN offer without herald/1 is refused (TRN-12).
+                        try pipeline.addHandler(ByteToMessageHandler(ALPNOfferCheck(applicationProtocol: heraldALPN)))
+                        try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+                    }
+                    try pipeline.addHandler(
+                        ByteToMessageHandler(
+                            HeraldStreamDecoder(
+                                maximumPayloadLength: maximumPayloadLength,
+                                acceptedExtensions: acceptedExtensions,
+                                clock: clock
+                            )
                         )
                     )
-                )
-                if tls != nil {
-                    try pipeline.addHandler(TLSReadyHandler(timeout: timeout))
+                    if tls != nil {
+                        try pipeline.addHandler(TLSReadyHandler(timeout: timeout))
+                    }
+                    try self.attachEngine(to: channel, framing: .stream, transport: transport, waitsForTLS: tls != nil)
                 }
-                let asyncChannel = try NIOAsyncChannel<InboundEvent, Never>(
-                    wrappingChannelSynchronously: channel,
-                    configuration: inboundConfiguration
-                )
-                return AcceptedConnection(
-                    channel: asyncChannel,
-                    sink: ChannelSink(
-                        channel: channel,
-                        framing: .stream,
-                        maximumQueuedFrames: maximumQueuedFrames
-                    ),
-                    transport: transport,
-                    waitsForTLS: tls != nil,
-                    peer: channel.remoteAddress.map { "\($0)" } ?? "unknown"
-                )
             }
-        }
-        let port = server.channel.localAddress?.port ?? address.port
+            .bind(host: address.host, port: address.port)
+            .get()
+        let port = server.localAddress?.port ?? address.port
         return Listener(
             bound: BoundListener(transport: transport, host: address.host, port: port),
-            serverChannel: server.channel,
-            kind: .stream(server)
+            serverChannel: server
         )
     }
 
@@ -526,279 +555,113 @@ public final class HeraldServer: Service, Sendable {
         let path = self.configuration.webSocketPath
         let acceptedExtensions = self.acceptedExtensions
         let maximumPayloadLength = self.configuration.engine.limits.maxPayloadLength
-        let maximumQueuedFrames = self.configuration.engine.limits.maxOutboundQueueFrames
-        let inboundConfiguration = self.inboundConfiguration()
         let timeout = self.handshakeTimeout()
         let clock = self.clock
-        let server = try await self.serverBootstrap().bind(host: address.host, port: address.port) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                if let tls {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
-                }
-                let record = NIOLoopBound(RequestRecord(), eventLoop: channel.eventLoop)
-                let upgrader = NIOTypedWebSocketServerUpgrader<WebSocketUpgradeResult>(
-                    maxFrameSize: HeraldFrameHeader.size + maximumPayloadLength,
-                    enableAutomaticErrorHandling: false,
-                    shouldUpgrade: { channel, head in
-                        guard requestPath(head.uri) == path, offersHeraldSubprotocol(head.headers) else {
-                            return channel.eventLoop.makeSucceededFuture(nil)
-                        }
-                        // TRN-18: select herald.v1.
-                        return channel.eventLoop.makeSucceededFuture(
-                            HTTPHeaders([("Sec-WebSocket-Protocol", heraldWebSocketSubprotocol)])
-                        )
-                    },
-                    upgradePipelineHandler: { channel, _ in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(
-                                HeraldWebSocketHandler(
-                                    maximumPayloadLength: maximumPayloadLength,
-                                    acceptedExtensions: acceptedExtensions,
-                                    clock: clock
+        let connections = self.connections
+        let logger = self.logger
+        let server = try await self.serverBootstrap()
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    connections.track(channel)
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
+                    let record = NIOLoopBound(RequestRecord(), eventLoop: channel.eventLoop)
+                    let upgrader = NIOTypedWebSocketServerUpgrader<WebSocketUpgradeResult>(
+                        maxFrameSize: HeraldFrameHeader.size + maximumPayloadLength,
+                        enableAutomaticErrorHandling: false,
+                        shouldUpgrade: { channel, head in
+                            guard requestPath(head.uri) == path, offersHeraldSubprotocol(head.headers) else {
+                                return channel.eventLoop.makeSucceededFuture(nil)
+                            }
+                            // TRN-18: select herald.v1.
+                            return channel.eventLoop.makeSucceededFuture(
+                                HTTPHeaders([("Sec-WebSocket-Protocol", heraldWebSocketSubprotocol)])
+                            )
+                        },
+                        upgradePipelineHandler: { channel, _ in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    HeraldWebSocketHandler(
+                                        maximumPayloadLength: maximumPayloadLength,
+                                        acceptedExtensions: acceptedExtensions,
+                                        clock: clock
+                                    )
                                 )
-                            )
-                            let asyncChannel = try NIOAsyncChannel<InboundEvent, Never>(
-                                wrappingChannelSynchronously: channel,
-                                configuration: inboundConfiguration
-                            )
-                            return .upgraded(
-                                AcceptedConnection(
-                                    channel: asyncChannel,
-                                    sink: ChannelSink(
-                                        channel: channel,
-                                        framing: .webSocket,
-                                        maximumQueuedFrames: maximumQueuedFrames
-                                    ),
+                                try self.attachEngine(
+                                    to: channel,
+                                    framing: .webSocket,
                                     transport: transport,
-                                    waitsForTLS: false,
-                                    peer: channel.remoteAddress.map { "\($0)" } ?? "unknown"
+                                    waitsForTLS: false
                                 )
+                                return .upgraded
+                            }
+                        }
+                    )
+                    let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration<WebSocketUpgradeResult>(
+                        upgraders: [upgrader],
+                        notUpgradingCompletionHandler: { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    WebSocketRefusalHandler(path: path, head: record.value.head)
+                                )
+                                return .refused
+                            }
+                        }
+                    )
+                    let pipeline = channel.pipeline.syncOperations
+                    let upgrade = try pipeline.configureUpgradableHTTPServerPipeline(
+                        configuration: .init(upgradeConfiguration: upgradeConfiguration)
+                    )
+                    let upgradeHandler = try pipeline.handler(
+                        type: NIOTypedHTTPServerUpgradeHandler<WebSocketUpgradeResult>.self
+                    )
+                    try pipeline.addHandler(
+                        RequestHeadRecorder(record: record.value),
+                        position: .before(upgradeHandler)
+                    )
+                    // The TLS handshake and the HTTP upgrade must end within the handshake timeout; a refused
+                    // request is closed by then at the latest.
+                    let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+                        channel.close(promise: nil)
+                    }
+                    upgrade.whenComplete { result in
+                        switch result {
+                        case .success(.upgraded):
+                            deadline.cancel()
+                        case .success(.refused):
+                            logger.debug(
+                                "refused an HTTP request that is not a Herald WebSocket",
+                                metadata: ["peer": "\(channel.remoteAddress.map { "\($0)" } ?? "unknown")"]
                             )
+                        case .failure(let error):
+                            logger.debug("WebSocket opening handshake failed", metadata: ["error": "\(error)"])
+                            channel.close(promise: nil)
                         }
                     }
-                )
-                let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration<WebSocketUpgradeResult>(
-                    upgraders: [upgrader],
-                    notUpgradingCompletionHandler: { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(
-                                WebSocketRefusalHandler(path: path, head: record.value.head)
-                            )
-                            return .refused
-                        }
-                    }
-                )
-                let pipeline = channel.pipeline.syncOperations
-                let upgrade = try pipeline.configureUpgradableHTTPServerPipeline(
-                    configuration: .init(upgradeConfiguration: upgradeConfiguration)
-                )
-                let upgradeHandler = try pipeline.handler(
-                    type: NIOTypedHTTPServerUpgradeHandler<WebSocketUpgradeResult>.self
-                )
-                try pipeline.addHandler(RequestHeadRecorder(record: record.value), position: .before(upgradeHandler))
-                // The TLS handshake and the HTTP upgrade must end within the handshake timeout; a refused request
-                // is closed by then at the latest.
-                let deadline = channel.eventLoop.scheduleTask(in: timeout) {
-                    channel.close(promise: nil)
+                    channel.closeFuture.whenComplete { _ in deadline.cancel() }
                 }
-                upgrade.whenSuccess { result in
-                    if case .upgraded = result { deadline.cancel() }
-                }
-                channel.closeFuture.whenComplete { _ in deadline.cancel() }
-                return WebSocketAccept(channel: channel, upgrade: upgrade)
             }
-        }
-        let port = server.channel.localAddress?.port ?? address.port
+            .bind(host: address.host, port: address.port)
+            .get()
+        let port = server.localAddress?.port ?? address.port
         return Listener(
             bound: BoundListener(transport: transport, host: address.host, port: port, path: path),
-            serverChannel: server.channel,
-            kind: .webSocket(server)
+            serverChannel: server
         )
     }
-
-    // MARK: - Connections
-
-    private func accept(on listener: Listener) async {
-        do {
-            switch listener.kind {
-            case .stream(let server):
-                try await server.executeThenClose { inbound in
-                    await withDiscardingTaskGroup { group in
-                        do {
-                            for try await connection in inbound {
-                                group.addTask { await self.serve(connection) }
-                            }
-                        } catch {
-                            self.logger.error("accepting connections failed", metadata: ["error": "\(error)"])
-                        }
-                    }
-                }
-            case .webSocket(let server):
-                try await server.executeThenClose { inbound in
-                    await withDiscardingTaskGroup { group in
-                        do {
-                            for try await accepted in inbound {
-                                group.addTask { await self.serveWebSocket(accepted) }
-                            }
-                        } catch {
-                            self.logger.error("accepting connections failed", metadata: ["error": "\(error)"])
-                        }
-                    }
-                }
-            }
-        } catch {
-            self.logger.error("closing a listener failed", metadata: ["error": "\(error)"])
-        }
-    }
-
-    private func serveWebSocket(_ accepted: WebSocketAccept) async {
-        do {
-            switch try await accepted.upgrade.get() {
-            case .upgraded(let connection):
-                await self.serve(connection)
-            case .refused:
-                self.logger.debug(
-                    "refused an HTTP request that is not a Herald WebSocket",
-                    metadata: ["peer": "\(accepted.channel.remoteAddress.map { "\($0)" } ?? "unknown")"]
-                )
-            }
-        } catch {
-            self.logger.debug("WebSocket opening handshake failed", metadata: ["error": "\(error)"])
-            accepted.channel.close(promise: nil)
-        }
-    }
-
-    /// Feeds one connection's inbound events to the engine, one at a time, until the transport closes; then
-    /// reports the close to the engine exactly once.
-    ///
-    /// While the transport holds so many of the connection's frames that its requests should wait
-    /// (``ChannelSink/shouldPauseInput``), reading goes on: `DeliveryAck`s and `Ping`s still go to the engine at
-    /// once, other frames are held in order in a ``HeldInput`` that a drainer task hands to the engine as the output
-    /// drains, and only a full ``HeldInput`` stops the reading (Spec/14-limits.md LIM-21 … LIM-23).
-    private func serve(_ connection: AcceptedConnection) async {
-        let sink = connection.sink
-        let engine = self.engine
-        let held = HeldInput(capacity: self.configuration.inboundFrameBuffer)
-        var logger = self.logger
-        logger[metadataKey: "transport"] = "\(connection.transport)"
-        logger[metadataKey: "peer"] = "\(connection.peer)"
-        do {
-            try await connection.channel.executeThenClose { inbound in
-                var id: ConnectionID?
-                var closeReported = false
-                func open() async -> ConnectionID {
-                    let id = await engine.connect(sink: sink, transport: connection.transport.rawValue)
-                    logger[metadataKey: "connection"] = "\(id)"
-                    logger.info("connection accepted")
-                    return id
-                }
-                if !connection.waitsForTLS {
-                    id = await open()
-                }
-                await withDiscardingTaskGroup { drainers in
-                    do {
-                        for try await event in inbound {
-                            switch event {
-                            case .transportReady:
-                                if id == nil { id = await open() }
-                            case .frame(let frame, let arrivedAtMs):
-                                guard let id, !sink.isClosing else { continue }
-                                if Self.neverWaits(frame) || (held.isEmpty && !sink.shouldPauseInput) {
-                                    await engine.receive(frame, on: id, arrivedAtMs: arrivedAtMs)
-                                    continue
-                                }
-                                if held.hold(frame, arrivedAtMs: arrivedAtMs) {
-                                    drainers.addTask { await Self.drain(held, sink: sink, engine: engine, id: id) }
-                                }
-                                if held.isFull {
-                                    await held.waitForSpace()
-                                }
-                            case .failure(let error, let header):
-                                await held.waitUntilEmpty()
-                                guard let id, !sink.isClosing else { continue }
-                                logger.debug("framing failure", metadata: ["error": "\(error.code)"])
-                                await engine.receiveFailure(error, header: header, on: id)
-                            case .violation(let code, let message):
-                                await held.waitUntilEmpty()
-                                guard let id, !sink.isClosing else { continue }
-                                logger.debug(
-                                    "WebSocket violation",
-                                    metadata: ["code": "\(code)", "reason": "\(message)"]
-                                )
-                                sink.terminate(closeCode: code, message: message)
-                                await engine.transportClosed(id)
-                                closeReported = true
-                            }
-                        }
-                    } catch {
-                        logger.debug("transport failed", metadata: ["error": "\(error)"])
-                    }
-                }
-                if let id, !closeReported {
-                    await engine.transportClosed(id)
-                }
-                logger.info("connection closed")
-            }
-        } catch {
-            logger.debug("closing a connection failed", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Whether a frame goes to the engine even while the connection's requests wait (LIM-22): a `DeliveryAck`, so
-    /// that the client's outstanding deliveries (LIM-17) fall as fast as it acknowledges, and a `Ping`, so that a
-    /// connection that is alive is seen to be (HS-42). Neither changes what an earlier request does (HS-35), and a
-    /// `Pong` may overtake earlier responses (HS-36).
-    private static func neverWaits(_ frame: HeraldFrame) -> Bool {
-        frame.opcode == .deliveryAck || frame.opcode == .ping
-    }
-
-    /// Hands the held frames of a connection to the engine in order, each once the transport holds few enough
-    /// frames (or the connection is closing, when they are discarded); ends when none is left.
-    private static func drain(_ held: HeldInput, sink: ChannelSink, engine: HeraldEngine, id: ConnectionID) async {
-        var next = held.first()
-        while let entry = next {
-            if sink.shouldPauseInput {
-                await sink.waitForOutputToDrain()
-            }
-            if !sink.isClosing {
-                await engine.receive(entry.frame, on: id, arrivedAtMs: entry.arrivedAtMs)
-            }
-            next = held.removeFirst()
-        }
-    }
-}
-
-/// A connection whose pipeline is ready for Herald frames.
-struct AcceptedConnection: Sendable {
-    let channel: NIOAsyncChannel<InboundEvent, Never>
-    let sink: ChannelSink
-    let transport: HeraldTransport
-    /// Whether the engine must wait for ``InboundEvent/transportReady`` (TLS).
-    let waitsForTLS: Bool
-    let peer: String
 }
 
 /// The outcome of a WebSocket listener's HTTP opening handshake.
 enum WebSocketUpgradeResult: Sendable {
-    case upgraded(AcceptedConnection)
+    /// The connection was upgraded and handed to the engine.
+    case upgraded
     /// The request was answered with an HTTP error and the connection closed.
     case refused
 }
 
-/// A connection accepted by a WebSocket listener, before its opening handshake has finished.
-struct WebSocketAccept: Sendable {
-    let channel: any Channel
-    let upgrade: EventLoopFuture<WebSocketUpgradeResult>
-}
-
 /// An open listener.
 struct Listener: Sendable {
-    enum Kind: Sendable {
-        case stream(NIOAsyncChannel<AcceptedConnection, Never>)
-        case webSocket(NIOAsyncChannel<WebSocketAccept, Never>)
-    }
-
     let bound: BoundListener
     let serverChannel: any Channel
-    let kind: Kind
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Every tagged normative statement of the specification, parsed from `Spec/README.md` and `Spec/NN-*.md`.
 ///
@@ -23,7 +24,25 @@ public struct RequirementIndex: Sendable {
     public static let fileName = "requirements.json"
 
     /// Parses requirement tags from documents given in chapter order.
+    ///
+    /// The indexes of the last few sets of documents are kept for the life of the process: the runner, coverage and
+    /// every test that builds a loader parse the same Spec, and parsing it is long synchronous work.
     public init(documents: [SpecDocument]) {
+        if let cached = Self.cache.withLock({ $0[documents] }) {
+            self = cached
+            return
+        }
+        self.init(parsing: documents)
+        let index = self
+        Self.cache.withLock { cache in
+            if cache.count >= 8 { cache.removeAll() }
+            cache[documents] = index
+        }
+    }
+
+    private static let cache = Mutex<[[SpecDocument]: RequirementIndex]>([:])
+
+    private init(parsing documents: [SpecDocument]) {
         self.requirements = []
         self.diagnostics = []
         self.chapters = documents.map(\.name)

@@ -14,12 +14,18 @@ extension Herald {
             discussion: """
                 Every scenario logs in with real tokens minted from the app secret (give the server's: \
                 --app-secret-file, --app-secret or HERALD_APP_SECRET), checks that every message arrives once and \
-                in order and that no stream has a seq gap, and prints a table (and JSON with --json FILE).
+                in order and that no stream has a seq gap, and prints a table (and JSON with --json FILE). With \
+                --server-pid PID (a server on this machine) the roundtrip, overload, latency, fanout, login, idle \
+                and churn scenarios also report the server's CPU time, write and read syscalls and context \
+                switches per operation over the measured region (from /proc), beside the load generator's own CPU.
 
                 Exit status: 0 every check passed; 1 a check failed; 2 a flag is wrong; 3 the server cannot be \
                 reached or refuses the logins.
                 """,
-            subcommands: [RoundTrip.self, Soak.self, Stall.self, Overload.self, Churn.self]
+            subcommands: [
+                RoundTrip.self, Fanout.self, Latency.self, Login.self, Idle.self, Soak.self, Stall.self, Overload.self,
+                Churn.self,
+            ]
         )
     }
 }
@@ -98,6 +104,24 @@ struct BenchCommonOptions: ParsableArguments {
         if !report.passed { throw ExitCode.failure }
     }
 
+    /// Resolves the target and credentials, runs `scenario` with `options` (its progress lines go to standard
+    /// error, prefixed with `name`), prints its report and exits as ``finish(_:)`` and ``exit(for:)`` say.
+    func run<Options>(
+        _ name: String,
+        _ options: Options,
+        _ scenario: (BenchTarget, BenchCredentials, Options, @escaping @Sendable (String) -> Void)
+            async throws(BenchError) -> BenchReport
+    ) async throws {
+        let (target, credentials) = try self.resolve()
+        let report: BenchReport
+        do {
+            report = try await scenario(target, credentials, options) { Console.error("\(name): \($0)") }
+        } catch {
+            throw Self.exit(for: error)
+        }
+        try self.finish(report)
+    }
+
     /// Maps a run error to its exit status.
     static func exit(for error: BenchError) -> ExitCode {
         Console.error("error: \(error.message)")
@@ -109,6 +133,18 @@ struct BenchCommonOptions: ParsableArguments {
     }
 }
 
+/// `--server-pid`, for the scenarios that sample the server's resource use (``ServerProbe``).
+struct BenchProbeOptions: ParsableArguments {
+    @Option(
+        help: """
+            The server's pid, on this machine: its CPU time (/proc/PID/stat), read and write syscalls \
+            (/proc/PID/io) and context switches (/proc/PID/task/*/status) are sampled before and after the \
+            measured region and reported per operation.
+            """
+    )
+    var serverPID: Int32?
+}
+
 extension Herald.Bench {
     /// `herald bench roundtrip`: acknowledged peer round trips.
     struct RoundTrip: AsyncParsableCommand {
@@ -118,6 +154,8 @@ extension Herald.Bench {
         )
 
         @OptionGroup var common: BenchCommonOptions
+
+        @OptionGroup var probe: BenchProbeOptions
 
         @Option(help: "Sender/receiver pairs.")
         var pairs = 1
@@ -145,21 +183,15 @@ extension Herald.Bench {
         }
 
         func run() async throws {
-            let (target, credentials) = try self.common.resolve()
-            var options = RoundTripOptions()
+            var options = PeerLoadOptions()
             options.pairs = self.pairs
             options.window = self.window
             options.duration = .seconds(self.duration)
             options.payloadBytes = self.payloadBytes
             options.threads = self.common.threads
             options.ackMode = self.ackMode == "peer" ? .peer : .server
-            let report: BenchReport
-            do {
-                report = try await RoundTripBenchmark.run(target: target, credentials: credentials, options: options)
-            } catch {
-                throw BenchCommonOptions.exit(for: error)
-            }
-            try self.common.finish(report)
+            options.serverPID = self.probe.serverPID
+            try await self.common.run("roundtrip", options, PeerLoadBenchmark.runner(.roundTrip))
         }
     }
 }
@@ -228,7 +260,6 @@ extension Herald.Bench {
         }
 
         func run() async throws {
-            let (target, credentials) = try self.common.resolve()
             var options = SoakOptions()
             options.clients = self.clients
             options.duration = .seconds(self.duration)
@@ -241,15 +272,7 @@ extension Herald.Bench {
             options.graceMs = self.graceMs
             options.maxLatencyMs = self.maxLatencyMs
             options.rampSeconds = self.ramp
-            let report: BenchReport
-            do {
-                report = try await SoakBenchmark.run(target: target, credentials: credentials, options: options) {
-                    Console.error("soak: \($0)")
-                }
-            } catch {
-                throw BenchCommonOptions.exit(for: error)
-            }
-            try self.common.finish(report)
+            try await self.common.run("soak", options, SoakBenchmark.run)
         }
     }
 }

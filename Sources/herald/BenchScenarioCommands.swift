@@ -55,7 +55,6 @@ extension Herald.Bench {
         }
 
         func run() async throws {
-            let (target, credentials) = try self.common.resolve()
             var options = StallOptions()
             options.rate = self.rate
             options.baseline = .seconds(self.baseline)
@@ -65,81 +64,7 @@ extension Herald.Bench {
             options.cutOffTimeout = .seconds(self.cutOffTimeout)
             options.p99MarginMs = self.p99MarginMs
             options.threads = max(2, self.common.threads)
-            let report: BenchReport
-            do {
-                report = try await StallBenchmark.run(target: target, credentials: credentials, options: options) {
-                    Console.error("stall: \($0)")
-                }
-            } catch {
-                throw BenchCommonOptions.exit(for: error)
-            }
-            try self.common.finish(report)
-        }
-    }
-
-    /// `herald bench overload`: more acknowledged traffic than the server carries; nobody may be cut off.
-    struct Overload: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "overload",
-            abstract: "Offer more acknowledged peer messages than the server carries; nobody may be cut off.",
-            discussion: """
-                --pairs sender/receiver pairs offer --rate ACK_MODE_PEER messages per second in total (open loop, \
-                at most --window in flight per sender); receivers acknowledge at once. Reports the achieved rate, \
-                latency and every ProtocolError and Disconnect (slow-consumer above all). Passes when nobody is \
-                disconnected.
-
-                The per-pair rate must fit the server's advertised message rate limit (180 per 3000 ms per session \
-                by default): use more pairs, or start the server with --no-rate-limit messages.
-                """
-        )
-
-        @OptionGroup var common: BenchCommonOptions
-
-        @Option(help: "Messages per second offered in total.")
-        var rate = 10_000
-
-        @Option(help: "Sender/receiver pairs.")
-        var pairs = 100
-
-        @Option(help: "Seconds of sending.")
-        var duration = 10
-
-        @Option(
-            help: """
-                Most messages in flight per sender; above max_outbound_queue_frames (1,024) so that a receiver's \
-                outstanding deliveries can reach LIM-17.
-                """
-        )
-        var window = 4096
-
-        @Option(help: "Bytes per message body (at least 16).")
-        var payloadBytes = 256
-
-        func validate() throws {
-            guard self.rate > 0, self.pairs > 0, self.duration > 0, self.window > 0 else {
-                throw ValidationError("--rate, --pairs, --duration and --window must be positive")
-            }
-            guard self.payloadBytes >= 16 else { throw ValidationError("--payload-bytes must be at least 16") }
-        }
-
-        func run() async throws {
-            let (target, credentials) = try self.common.resolve()
-            var options = OverloadOptions()
-            options.rate = self.rate
-            options.pairs = self.pairs
-            options.duration = .seconds(self.duration)
-            options.window = self.window
-            options.payloadBytes = self.payloadBytes
-            options.threads = self.common.threads
-            let report: BenchReport
-            do {
-                report = try await OverloadBenchmark.run(target: target, credentials: credentials, options: options) {
-                    Console.error("overload: \($0)")
-                }
-            } catch {
-                throw BenchCommonOptions.exit(for: error)
-            }
-            try self.common.finish(report)
+            try await self.common.run("stall", options, StallBenchmark.run)
         }
     }
 
@@ -176,7 +101,12 @@ extension Herald.Bench {
         @Option(help: "Percent of the cycles and renewals done before the post-warm-up RSS sample.")
         var warmUpPercent = 10
 
-        @Option(help: "The server's pid (required: its RSS is the verdict).")
+        @Option(
+            help: """
+                The server's pid (required: its RSS is the verdict); its CPU time, syscalls and context switches \
+                after the warm-up are reported per cycle.
+                """
+        )
         var serverPID: Int32
 
         @Option(help: "The largest RSS growth after warm-up that passes, in MiB.")
@@ -194,7 +124,6 @@ extension Herald.Bench {
         }
 
         func run() async throws {
-            let (target, credentials) = try self.common.resolve()
             var options = ChurnOptions()
             options.cycles = self.cycles
             options.parallel = self.parallel
@@ -204,15 +133,262 @@ extension Herald.Bench {
             options.serverPID = self.serverPID
             options.rssBoundMiB = self.rssBound
             options.threads = self.common.threads
-            let report: BenchReport
-            do {
-                report = try await ChurnBenchmark.run(target: target, credentials: credentials, options: options) {
-                    Console.error("churn: \($0)")
-                }
-            } catch {
-                throw BenchCommonOptions.exit(for: error)
+            try await self.common.run("churn", options, ChurnBenchmark.run)
+        }
+    }
+}
+
+/// What distinguishes the open-loop peer-message scenarios (`overload`, `latency`) on the command line.
+protocol OpenLoopScenario {
+    /// The scenario.
+    static var kind: PeerLoadBenchmark.Kind { get }
+    /// The default `--pairs`.
+    static var pairs: Int { get }
+    /// The subcommand's name and help.
+    static var configuration: CommandConfiguration { get }
+}
+
+/// `herald bench overload`: more acknowledged traffic than the server carries; nobody may be cut off.
+enum OverloadScenario: OpenLoopScenario {
+    static let kind = PeerLoadBenchmark.Kind.overload
+    static let pairs = 100
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "overload",
+            abstract: "Offer more acknowledged peer messages than the server carries; nobody may be cut off.",
+            discussion: """
+                --pairs sender/receiver pairs offer --rate ACK_MODE_PEER messages per second in total (open loop, \
+                at most --window in flight per sender); receivers acknowledge at once. Reports the achieved rate, \
+                latency and every ProtocolError and Disconnect (slow-consumer above all). Passes when nobody is \
+                disconnected.
+
+                The per-pair rate must fit the server's advertised message rate limit (180 per 3000 ms per session \
+                by default): use more pairs, or start the server with --no-rate-limit messages.
+                """
+        )
+    }
+}
+
+/// `herald bench latency`: fixed-rate acknowledged peer messages, latency from the due time.
+enum LatencyScenario: OpenLoopScenario {
+    static let kind = PeerLoadBenchmark.Kind.latency
+    static let pairs = 10
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "latency",
+            abstract: "Latency of acknowledged peer messages at a fixed rate, measured from each message's due time.",
+            discussion: """
+                --pairs sender/receiver pairs send --rate ACK_MODE_PEER messages per second in total on a fixed \
+                schedule (open loop: each message is sent at its due time whatever the answers do). Latency is \
+                measured from the due time, so that a stall delays every message due during it (no coordinated \
+                omission), to the SendPeerMessageResponse and to the receipt at the receiver: p50, p90, p99, \
+                p99.9 and max (HDR histograms). Passes when every message was sent when due, answered OK and \
+                received once, in order, and nobody was disconnected.
+
+                The per-pair rate must fit the server's advertised message rate limit (180 per 3000 ms per session \
+                by default, 60/s): start the server with --no-rate-limit messages.
+                """
+        )
+    }
+}
+
+extension Herald.Bench {
+    /// `herald bench overload`.
+    typealias Overload = OpenLoop<OverloadScenario>
+    /// `herald bench latency`.
+    typealias Latency = OpenLoop<LatencyScenario>
+
+    /// An open-loop peer-message scenario: `--pairs` pairs offer `--rate` messages per second in total.
+    struct OpenLoop<Scenario: OpenLoopScenario>: AsyncParsableCommand {
+        static var configuration: CommandConfiguration { Scenario.configuration }
+
+        @OptionGroup var common: BenchCommonOptions
+
+        @OptionGroup var probe: BenchProbeOptions
+
+        @Option(help: "Messages per second offered in total, over all pairs.")
+        var rate = 10_000
+
+        @Option(help: "Sender/receiver pairs.")
+        var pairs = Scenario.pairs
+
+        @Option(help: "Seconds of sending.")
+        var duration = 10
+
+        @Option(
+            help: """
+                Most messages in flight per sender (a message due while it is full is not sent, and counted); \
+                above max_outbound_queue_frames (1,024) so that a receiver's outstanding deliveries can reach LIM-17.
+                """
+        )
+        var window = 4096
+
+        @Option(help: "Bytes per message body (at least 16).")
+        var payloadBytes = 256
+
+        func validate() throws {
+            guard self.rate > 0, self.pairs > 0, self.duration > 0, self.window > 0 else {
+                throw ValidationError("--rate, --pairs, --duration and --window must be positive")
             }
-            try self.common.finish(report)
+            guard self.payloadBytes >= 16 else { throw ValidationError("--payload-bytes must be at least 16") }
+        }
+
+        func run() async throws {
+            var options = PeerLoadOptions()
+            options.rate = self.rate
+            options.pairs = self.pairs
+            options.duration = .seconds(self.duration)
+            options.window = self.window
+            options.payloadBytes = self.payloadBytes
+            options.threads = self.common.threads
+            options.serverPID = self.probe.serverPID
+            try await self.common.run(
+                Scenario.configuration.commandName ?? "bench",
+                options,
+                PeerLoadBenchmark.runner(Scenario.kind)
+            )
+        }
+    }
+}
+
+extension Herald.Bench {
+    /// `herald bench fanout`: one publisher, one channel, many subscribers.
+    struct Fanout: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fanout",
+            abstract: "One publisher sends channel messages to a channel of many subscribers.",
+            discussion: """
+                --subscribers connections log in and join one channel, and so does a publisher, which sends \
+                --messages channel messages, --window in flight. Every subscriber reads each ChannelMessage by its \
+                bytes (seq and body number, no decoding) and checks that it gets every message once and in order \
+                and that the channel's seq has no gap. Reports deliveries per second (messages × subscribers), \
+                the publisher's answer latency and each message's completion time (send to receipt by the last \
+                subscriber).
+
+                The publisher keeps to the server's advertised message rate limit (60/s by default): start the \
+                server with --no-rate-limit messages to measure the fan-out.
+                """
+        )
+
+        @OptionGroup var common: BenchCommonOptions
+
+        @OptionGroup var probe: BenchProbeOptions
+
+        @Option(help: "Subscriber connections in the channel.")
+        var subscribers = 1000
+
+        @Option(help: "Channel messages the publisher sends.")
+        var messages = 2000
+
+        @Option(help: "Messages in flight from the publisher.")
+        var window = 16
+
+        @Option(help: "Bytes per message body (at least 16).")
+        var payloadBytes = 256
+
+        func validate() throws {
+            guard self.subscribers > 0, self.messages > 0, self.window > 0 else {
+                throw ValidationError("--subscribers, --messages and --window must be positive")
+            }
+            guard self.payloadBytes >= 16 else { throw ValidationError("--payload-bytes must be at least 16") }
+        }
+
+        func run() async throws {
+            var options = FanoutOptions()
+            options.subscribers = self.subscribers
+            options.messages = self.messages
+            options.window = self.window
+            options.payloadBytes = self.payloadBytes
+            options.threads = self.common.threads
+            options.serverPID = self.probe.serverPID
+            try await self.common.run("fanout", options, FanoutBenchmark.run)
+        }
+    }
+
+    /// `herald bench login`: logins per second with real tokens.
+    struct Login: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "login",
+            abstract: "Logins per second: connect, Hello, login with a real token, logout, close.",
+            discussion: """
+                Runs --logins cycles, --concurrency at a time, each as its own user: a new TCP connection, Hello, \
+                LoginRequest with a JWT (all minted before the measured region), LoginResponse OK, logout, close. \
+                Reports logins per second and the login latency from the connect and from the LoginRequest. \
+                Passes when every login and logout was answered OK.
+                """
+        )
+
+        @OptionGroup var common: BenchCommonOptions
+
+        @OptionGroup var probe: BenchProbeOptions
+
+        @Option(help: "Login cycles in all, each a distinct user.")
+        var logins = 5000
+
+        @Option(help: "Cycles in flight at a time.")
+        var concurrency = 16
+
+        func validate() throws {
+            guard self.logins > 0, self.concurrency > 0 else {
+                throw ValidationError("--logins and --concurrency must be positive")
+            }
+        }
+
+        func run() async throws {
+            var options = LoginOptions()
+            options.logins = self.logins
+            options.concurrency = self.concurrency
+            options.threads = self.common.threads
+            options.serverPID = self.probe.serverPID
+            try await self.common.run("login", options, LoginBenchmark.run)
+        }
+    }
+
+    /// `herald bench idle`: the server's memory per idle logged-in connection.
+    struct Idle: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "idle",
+            abstract: "Many idle logged-in connections: the server's RSS per connection.",
+            discussion: """
+                Opens --connections connections (--concurrency at a time), each logged in as its own user, reads \
+                the server's RSS (/proc/PID/status VmRSS of --server-pid) before the first and 2 s after the last \
+                login, and reports the growth per connection. The connections then stay idle for --hold seconds, \
+                sending only the Pings the protocol asks for (HS-41), and are closed. Passes when every connection \
+                logged in and stayed logged in.
+
+                Both this process and the server need a file descriptor per connection: the tool raises its own \
+                soft limit to the hard one, and refuses to run (naming the limit) when that or the server's \
+                limit (/proc/PID/limits) is too low: start the server from a shell with ulimit -n 65536.
+                """
+        )
+
+        @OptionGroup var common: BenchCommonOptions
+
+        @OptionGroup var probe: BenchProbeOptions
+
+        @Option(help: "Connections, each logged in as its own user.")
+        var connections = 10_000
+
+        @Option(help: "Connections being opened and logged in at a time.")
+        var concurrency = 128
+
+        @Option(help: "Seconds the connections stay idle after the RSS sample.")
+        var hold = 5
+
+        func validate() throws {
+            guard self.connections > 0, self.concurrency > 0, self.hold >= 0 else {
+                throw ValidationError("--connections and --concurrency must be positive, --hold not negative")
+            }
+        }
+
+        func run() async throws {
+            var options = IdleOptions()
+            options.connections = self.connections
+            options.concurrency = self.concurrency
+            options.hold = .seconds(self.hold)
+            options.threads = self.common.threads
+            options.serverPID = self.probe.serverPID
+            try await self.common.run("idle", options, IdleBenchmark.run)
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import HeraldEngine
 import HeraldServer
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import UnixSignals
 
@@ -123,6 +124,14 @@ extension Herald {
         @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
         var logLevel = "info"
 
+        @Option(
+            help: """
+                Event-loop threads (default: the CPUs this process may run on). The engine runs on the first; every \
+                thread serves connections.
+                """
+        )
+        var threads: Int?
+
         @Flag(
             name: .customLong("test-control"),
             help: """
@@ -153,6 +162,9 @@ extension Herald {
             }
             if Logger.Level(rawValue: self.logLevel) == nil {
                 throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            if let threads = self.threads, threads < 1 {
+                throw ValidationError("--threads must be at least 1")
             }
         }
 
@@ -193,7 +205,12 @@ extension Herald {
 
             let server: HeraldServer
             do {
-                server = try HeraldServer(configuration: configuration, logger: logger)
+                server = try HeraldServer(
+                    configuration: configuration,
+                    logger: logger,
+                    eventLoopGroup: self.threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) }
+                        ?? MultiThreadedEventLoopGroup.singleton
+                )
             } catch {
                 let database = self.dataDirectory + "/" + HeraldServerConfiguration.offlineInboxFileName
                 Console.error("error: cannot open the offline-message database \(database) (--data): \(error)")

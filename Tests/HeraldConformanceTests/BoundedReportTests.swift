@@ -1,5 +1,6 @@
 import Foundation
 import HeraldSpec
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -163,20 +164,28 @@ enum CrowdRunFixture {
     }
 }
 
-@Suite("Bounded reports")
+/// Runs CPU-heavy fixture work on NIO's blocking thread pool, off Swift's cooperative pool: on a 2-core machine that
+/// pool has two threads, and the live-server suites that run beside these tests need them (their clients and the
+/// servers' timers run in real time, so a client starved for a minute is rightly cut off by the server).
+func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await NIOThreadPool.singleton.runIfActive(body)
+}
+
+@Suite("Bounded reports", .serialized)
 struct BoundedReportTests {
     static let megabytes5 = 5_000_000
 
     @Test("a failing run of 600 crowd cases stays under 5 MB in every format (measured at 150, extrapolated)")
-    func fullFailingRunIsBounded() throws {
+    func fullFailingRunIsBounded() async throws {
         // 150 cases already overrun the run's budget, so each further case is only listed; the size grows by the
         // same amount per case from there on. Measuring 120 and 150 cases and extrapolating to 600 (more than the
         // whole corpus) keeps this test cheap enough to run beside the live-server suites on 2 cores.
-        let run = CrowdRunFixture.run(cases: 150)
-        let total = run.cases.reduce(0) { $0 + $1.transcript.reduce(0) { $0 + $1.payload.utf8.count } }
+        let (total, outputs, smaller) = try await offCooperativePool {
+            let run = CrowdRunFixture.run(cases: 150)
+            let total = run.cases.reduce(0) { $0 + $1.transcript.reduce(0) { $0 + $1.payload.utf8.count } }
+            return (total, try CrowdRunFixture.outputs(run), try CrowdRunFixture.sizes(CrowdRunFixture.run(cases: 120)))
+        }
         #expect(total > 60_000_000, "the fixture is big: \(total) bytes of payloads")
-        let outputs = try CrowdRunFixture.outputs(run)
-        let smaller = try CrowdRunFixture.sizes(CrowdRunFixture.run(cases: 120))
         for (format, output) in outputs {
             let perCase = max(0, output.count - (smaller[format] ?? 0)) / 30
             let at600 = output.count + perCase * 450
@@ -196,9 +205,11 @@ struct BoundedReportTests {
     }
 
     @Test("--verbose keeps more but stays under 5 MB too")
-    func verboseRunIsBounded() throws {
+    func verboseRunIsBounded() async throws {
         // 80 crowd cases overrun the --verbose budget (3 MB) as 500 do; the 500-case test above covers the count.
-        let sizes = try CrowdRunFixture.sizes(CrowdRunFixture.run(cases: 80), verbose: true)
+        let sizes = try await offCooperativePool {
+            try CrowdRunFixture.sizes(CrowdRunFixture.run(cases: 80), verbose: true)
+        }
         for (format, size) in sizes {
             #expect(size < Self.megabytes5, "\(format): \(size) bytes")
         }
@@ -223,9 +234,15 @@ struct BoundedReportTests {
     }
 
     @Test("past the run's budget, cases are listed with the first line of the message and the rerun command")
-    func budget() throws {
-        let run = CrowdRunFixture.run(cases: 200)
-        let digest = ReportDigest(run, limits: .standard)
+    func budget() async throws {
+        let (run, digest, console, html, junit) = try await offCooperativePool {
+            let run = CrowdRunFixture.run(cases: 200)
+            return (
+                run, ReportDigest(run, limits: .standard),
+                ConsoleReporter(isTerminal: false, write: { _ in }).summary(run), HTMLReport.render(run),
+                JUnitReport.renderString(run)
+            )
+        }
         #expect(digest.listedOnly > 0)
         #expect(digest.bytes <= ReportLimits.standard.runBytes)
         // Failing cases get details first, in corpus order; the later ones are listed.
@@ -239,25 +256,24 @@ struct BoundedReportTests {
         #expect(listed.message.hasPrefix("steps[9] expect (alice): expected MemberJoined"))
         #expect(!listed.message.contains("requirements: CHAN-14"))
 
-        let console = ConsoleReporter(isTerminal: false, write: { _ in }).summary(run)
         let id = run.cases[firstListed].id
         #expect(console.contains("FAIL \(id): Crowd case \(firstListed)\n  step 9: steps[9] expect (alice)"))
         #expect(console.contains("  rerun: herald conform --filter \(id)\n"))
         #expect(console.contains("(details of \(digest.listedOnly) cases left out"))
-        let html = HTMLReport.render(run)
         #expect(html.contains("Details of \(digest.listedOnly) cases are left out"))
         let entries = ReportText.count(run.cases[0].transcript.count)
         #expect(html.contains("transcript of \(entries) entries left out"))
-        let junit = JUnitReport.renderString(run)
         #expect(junit.contains("transcript: … transcript of \(entries) entries left out"))
     }
 
     @Test("a warning case gets the budget after the failing cases")
-    func budgetOrder() {
-        var run = CrowdRunFixture.run(cases: 200)
-        run.cases[0].verdict = .warning
-        run.cases[0].level = "SHOULD"
-        let digest = ReportDigest(run, limits: .standard)
+    func budgetOrder() async throws {
+        let digest = try await offCooperativePool {
+            var run = CrowdRunFixture.run(cases: 200)
+            run.cases[0].verdict = .warning
+            run.cases[0].level = "SHOULD"
+            return ReportDigest(run, limits: .standard)
+        }
         #expect(!digest.cases[0].detailed)
         #expect(digest.cases[1].detailed)
     }
@@ -368,9 +384,11 @@ struct BoundedReportTests {
     }
 
     @Test("HTML: the closing line and the failure summary come first, before the run's details and the cases")
-    func htmlOrder() throws {
-        let run = CrowdRunFixture.run(cases: 60)
-        let html = HTMLReport.render(run)
+    func htmlOrder() async throws {
+        let (run, html) = try await offCooperativePool {
+            let run = CrowdRunFixture.run(cases: 60)
+            return (run, HTMLReport.render(run))
+        }
         let closing = try #require(html.range(of: ConsoleReporter.closingLine(run)))
         let summary = try #require(html.range(of: "<section class=\"summary\" id=\"failures\">"))
         let meta = try #require(html.range(of: "<table class=\"meta\">"))
@@ -425,9 +443,11 @@ struct BoundedReportTests {
     }
 
     @Test("the JSON report of a cut run validates against the schema and says what it cut")
-    func jsonSchema() throws {
-        let run = CrowdRunFixture.run(cases: 100)
-        let data = try JSONReport.render(run)
+    func jsonSchema() async throws {
+        let (run, data) = try await offCooperativePool {
+            let run = CrowdRunFixture.run(cases: 100)
+            return (run, try JSONReport.render(run))
+        }
         let schemaURL = ReportFixtures.packageRoot.appendingPathComponent(
             "Vectors/schema/conformance-result.schema.json"
         )

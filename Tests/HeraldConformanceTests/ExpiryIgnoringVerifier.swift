@@ -11,13 +11,13 @@ struct ExpiryIgnoringVerifier: TokenVerifying {
     /// Where the accepted expired tokens are recorded.
     var log: MutationLog
 
-    func verifyLogin(token: String, appID: String, userID: String, nowMs: Int64) async -> TokenVerdict {
-        let verdict = await self.inner.verifyLogin(token: token, appID: appID, userID: userID, nowMs: nowMs)
+    func verifyLogin(token: String, appID: String, userID: String, nowMs: Int64) -> TokenVerdict {
+        let verdict = self.inner.verifyLogin(token: token, appID: appID, userID: userID, nowMs: nowMs)
         return self.ignoringExpiry(verdict, userID: userID, nowMs: nowMs, what: "login")
     }
 
-    func verifyRenewal(token: String, appID: String, userID: String, nowMs: Int64) async -> TokenVerdict {
-        let verdict = await self.inner.verifyRenewal(token: token, appID: appID, userID: userID, nowMs: nowMs)
+    func verifyRenewal(token: String, appID: String, userID: String, nowMs: Int64) -> TokenVerdict {
+        let verdict = self.inner.verifyRenewal(token: token, appID: appID, userID: userID, nowMs: nowMs)
         return self.ignoringExpiry(verdict, userID: userID, nowMs: nowMs, what: "renewal")
     }
 

@@ -66,7 +66,7 @@ struct TokenKindTests {
 
         let verifier = JWTTokenVerifier(apps: [AppCredentials(appID: "app", secrets: [RunnerFixtures.secret])])
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
-        let verdict = await verifier.verifyLogin(token: token, appID: "app", userID: "alice", nowMs: nowMs)
+        let verdict = verifier.verifyLogin(token: token, appID: "app", userID: "alice", nowMs: nowMs)
         guard case .verified(let verified) = verdict else {
             Issue.record("the extra-claims token does not verify: \(verdict)")
             return
@@ -87,7 +87,7 @@ struct TokenKindTests {
         #expect(claims.hasPrefix(#"{"aud":"app","sub":"alice","iat":"#))
         #expect(claims.hasSuffix(#","iss":"https://issuer.test"}"#))
         let verifier = JWTTokenVerifier(apps: [AppCredentials(appID: "app", secrets: [RunnerFixtures.secret])])
-        let verdict = await verifier.verifyRenewal(
+        let verdict = verifier.verifyRenewal(
             token: token,
             appID: "app",
             userID: "alice",

@@ -8,11 +8,11 @@ import Testing
 private struct FixedExpiryVerifier: TokenVerifying {
     let expiresMs: Int64
 
-    func verifyLogin(token: String, appID: String, userID: String, nowMs: Int64) async -> TokenVerdict {
+    func verifyLogin(token: String, appID: String, userID: String, nowMs: Int64) -> TokenVerdict {
         .verified(VerifiedToken(expiresMs: self.expiresMs))
     }
 
-    func verifyRenewal(token: String, appID: String, userID: String, nowMs: Int64) async -> TokenVerdict {
+    func verifyRenewal(token: String, appID: String, userID: String, nowMs: Int64) -> TokenVerdict {
         .verified(VerifiedToken(expiresMs: self.expiresMs))
     }
 }

@@ -103,8 +103,8 @@ private func verdicts(
     userID: String = TokenFixture.user,
     nowMs: Int64 = TokenFixture.nowMs
 ) async -> (login: TokenVerdict, renewal: TokenVerdict) {
-    let login = await verifier.verifyLogin(token: token, appID: appID, userID: userID, nowMs: nowMs)
-    let renewal = await verifier.verifyRenewal(token: token, appID: appID, userID: userID, nowMs: nowMs)
+    let login = verifier.verifyLogin(token: token, appID: appID, userID: userID, nowMs: nowMs)
+    let renewal = verifier.verifyRenewal(token: token, appID: appID, userID: userID, nowMs: nowMs)
     return (login, renewal)
 }
 

@@ -52,14 +52,10 @@ public enum ChurnBenchmark {
                     + "--warm-up-percent from 0 to 99"
             )
         }
-        let loops: BenchLoops
-        do {
-            loops = try await BenchLoops(threads: options.threads)
-        } catch {
-            throw BenchError(.run, "cannot start event loops: \(error)")
-        }
+        let probe = try ServerProbe(serverPID: options.serverPID)
+        let loops = try await BenchLoops.start(threads: options.threads)
         defer { Task { await loops.shutdown() } }
-        let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let runID = Scenario.runID()
         let appID = credentials.appID
         // One driver per loop, with its share of the connections and long sessions.
         var drivers: [NIOLoopBound<ChurnDriver>] = []
@@ -132,10 +128,11 @@ public enum ChurnBenchmark {
         try await phase(cycles: warmCycles, renewals: warmRenewals)
         try? await Task.sleep(for: .seconds(1))
         let rssWarm = options.serverPID.flatMap { Scenario.rss(pid: $0) }
-        let warmDone = Scenario.now()
+        let measuredStart = probe.mark()
         progress("measured: \(options.cycles - warmCycles) cycles, \(options.renewals - warmRenewals) renewals")
         try await phase(cycles: options.cycles - warmCycles, renewals: options.renewals - warmRenewals)
-        let measuredSeconds = Double(Scenario.elapsed(since: warmDone)) / 1e9
+        let measuredEnd = probe.mark()
+        let measuredSeconds = Double(measuredEnd.nanoseconds - measuredStart.nanoseconds) / 1e9
         for driver in drivers {
             try await Scenario.waitOn(driver.eventLoop) { driver.value.finish() }
         }
@@ -144,13 +141,8 @@ public enum ChurnBenchmark {
         let totalSeconds = Double(Scenario.elapsed(since: started)) / 1e9
         sampling.cancel()
         let rssMaximum = await sampler.maximumKiB
-        let stats: BenchStats
-        do {
-            stats = try await loops.collect()
-        } catch {
-            throw BenchError(.run, "cannot collect the results: \(error)")
-        }
-        return Self.report(
+        let stats = try await loops.results()
+        var report = Self.report(
             target: target,
             options: options,
             stats: stats,
@@ -158,6 +150,15 @@ public enum ChurnBenchmark {
             measuredSeconds: measuredSeconds,
             totalSeconds: totalSeconds
         )
+        report.add(
+            BenchUsage(
+                label: "after warm-up",
+                from: measuredStart,
+                to: measuredEnd,
+                operations: [("cycle", options.cycles - warmCycles)]
+            )
+        )
+        return report
     }
 
     static func report(
@@ -332,35 +333,19 @@ final class ChurnDriver {
         self.cyclesRunning += 1
         let (user, token) = self.cycleUsers[slot]
         let client = BenchClient(name: user, eventLoop: self.loop, loopStats: self.stats)
-        func end(_ step: String, _ what: String?) {
-            if let what { client.stats.problem("\(step).\(what)", "\(user): \(step) \(what)") }
-            client.close()
+        client.cycle(to: self.target, appID: self.appID, userID: user, token: token) { client, _, next in
+            var renew = Herald_V1_RenewTokenRequest()
+            renew.token = token
+            client.send(opcode: .renewTokenRequest, renew) { answer in
+                let renewed = answer.decode(Herald_V1_RenewTokenResponse.self)
+                guard renewed?.result == .ok else { return next("renew.\(answer.outcome(renewed?.result))") }
+                client.stats.count("renew.ok")
+                next(nil)
+            }
+        } completion: { [self] _ in
             self.cyclesRunning -= 1
             // The next connection starts on the next tick, so the close is on its way first.
             Scenario.after(.zero, on: self.loop) { [self] in self.nextCycle(slot) }
-        }
-        client.connect(to: self.target) { [self] result in
-            guard case .success = result else { return end("connect", "failed") }
-            client.login(appID: self.appID, userID: user, token: token) { answer in
-                guard let login = answer.decode(Herald_V1_LoginResponse.self), login.result == .ok else {
-                    return end("login", Self.outcome(answer, answer.decode(Herald_V1_LoginResponse.self)?.result))
-                }
-                client.stats.count("login.ok")
-                var renew = Herald_V1_RenewTokenRequest()
-                renew.token = token
-                client.send(opcode: .renewTokenRequest, renew) { answer in
-                    let renewed = answer.decode(Herald_V1_RenewTokenResponse.self)
-                    guard renewed?.result == .ok else { return end("renew", Self.outcome(answer, renewed?.result)) }
-                    client.stats.count("renew.ok")
-                    client.send(opcode: .logoutRequest, Herald_V1_LogoutRequest()) { answer in
-                        let logout = answer.decode(Herald_V1_LogoutResponse.self)
-                        guard logout?.result == .ok else { return end("logout", Self.outcome(answer, logout?.result)) }
-                        client.stats.count("logout.ok")
-                        client.stats.count("cycle.ok")
-                        end("cycle", nil)
-                    }
-                }
-            }
         }
     }
 
@@ -388,7 +373,7 @@ final class ChurnDriver {
             if renewed?.result == .ok {
                 client.stats.count("long.renew.ok")
             } else {
-                let what = Self.outcome(answer, renewed?.result)
+                let what = answer.outcome(renewed?.result)
                 client.stats.problem("long.renew.\(what)", client.name)
             }
             self.nextRenewal(index)
@@ -407,12 +392,5 @@ final class ChurnDriver {
             }
         }
         return EventLoopFuture.andAllComplete(logouts, on: self.loop)
-    }
-
-    /// A counter suffix for an answer that was not OK.
-    static func outcome(_ answer: BenchAnswer, _ result: Any?) -> String {
-        if let result { return "\(result)" }
-        if let error = answer.protocolError { return "protocol-error-\(error.code)" }
-        return answer.connectionClosed ? "connection-closed" : "undecodable"
     }
 }

@@ -2,12 +2,6 @@ import HeraldMessages
 import Histogram
 import NIOCore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Helpers shared by the pressure scenarios (`stall`, `overload`, `churn`).
 enum Scenario {
     /// `duration` in nanoseconds (negative durations count as zero).
@@ -21,10 +15,9 @@ enum Scenario {
         NIODeadline.now().uptimeNanoseconds
     }
 
-    /// Nanoseconds from `start` to now (0 if `start` is in the future).
-    static func elapsed(since start: UInt64) -> UInt64 {
-        let now = Self.now()
-        return now > start ? now - start : 0
+    /// Nanoseconds from `start` to `end` (default: now; 0 if `start` is later).
+    static func elapsed(since start: UInt64, until end: UInt64 = Scenario.now()) -> UInt64 {
+        end > start ? end - start : 0
     }
 
     /// A latency histogram in microseconds, up to 60 s, three significant digits.
@@ -77,7 +70,50 @@ enum Scenario {
     }
 }
 
+extension EventLoopPromise where Value == Void {
+    /// Succeeds or fails the promise with `result`.
+    func complete(with result: Result<Void, BenchError>) {
+        switch result {
+        case .success: self.succeed()
+        case .failure(let error): self.fail(error)
+        }
+    }
+}
+
 extension Scenario {
+    /// A short random id that keeps the user ids of one run apart from those of another.
+    static func runID() -> String {
+        String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    }
+
+    /// Runs `body` for every index of `indices`, at most `concurrency` at a time; the first error ends the run.
+    static func forEach(
+        _ indices: Range<Int>,
+        concurrency: Int,
+        _ body: @escaping @Sendable (Int) async throws(BenchError) -> Void
+    ) async throws(BenchError) {
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var next = indices.lowerBound
+                var running = 0
+                while next < indices.upperBound || running > 0 {
+                    while next < indices.upperBound && running < max(1, concurrency) {
+                        let index = next
+                        group.addTask { try await body(index) }
+                        next += 1
+                        running += 1
+                    }
+                    try await group.next()
+                    running -= 1
+                }
+            }
+        } catch let error as BenchError {
+            throw error
+        } catch {
+            throw BenchError(.run, "\(error)")
+        }
+    }
+
     /// Runs `body` on `loop` every `delay` (first after `initialDelay`); call on `loop`.
     static func repeating(
         on loop: any EventLoop,
@@ -125,25 +161,8 @@ extension Scenario {
 
 extension Scenario {
     /// The resident set size of process `pid` in KiB (`VmRSS` of `/proc/PID/status`), `nil` when unreadable.
-    ///
-    /// Read with `open`/`read`: `/proc` files report a size of 0, which whole-file readers may take at its word.
     static func rss(pid: Int32) -> Int? {
-        let descriptor = open("/proc/\(pid)/status", O_RDONLY)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            guard count > 0 else { break }
-            bytes.append(contentsOf: chunk[0..<count])
-        }
-        let text = String(decoding: bytes, as: UTF8.self)
-        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            // "VmRSS:\t   66732 kB": a tab, then spaces.
-            return Int(line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
-        }
-        return nil
+        ProcFS.contents("/proc/\(pid)/status").flatMap { ProcFS.value("VmRSS", in: $0) }
     }
 }
 
@@ -157,5 +176,44 @@ actor ScenarioRSSMaximum {
             if let rss = Scenario.rss(pid: pid) { self.maximumKiB = max(self.maximumKiB ?? 0, rss) }
             try? await Task.sleep(for: .seconds(2))
         }
+    }
+}
+
+/// The clients of a scenario on one event loop, with what they need to connect; used only on that loop.
+class ScenarioGroup {
+    /// The loop.
+    let loop: any EventLoop
+    /// The loop's statistics.
+    let stats: BenchLoopStats
+    /// The server.
+    let target: BenchTarget
+    /// The app the clients log in to.
+    let appID: String
+    /// The clients made by ``makeClient(_:)``.
+    private(set) var clients: [BenchClient] = []
+
+    init(loop: any EventLoop, stats: BenchLoopStats, target: BenchTarget, appID: String) {
+        self.loop = loop
+        self.stats = stats
+        self.target = target
+        self.appID = appID
+    }
+
+    /// A new client named `user` on this loop that counts `closed.by-server`, kept for ``close()``.
+    func makeClient(_ user: String) -> BenchClient {
+        let client = BenchClient(name: user, eventLoop: self.loop, loopStats: self.stats)
+        client.countClosesByServer()
+        self.clients.append(client)
+        return client
+    }
+
+    /// Closes every client made by ``makeClient(_:)``.
+    func close() {
+        for client in self.clients { client.close() }
+    }
+
+    /// Closes the clients of every group, each on its loop.
+    static func close<Group: ScenarioGroup>(_ groups: [NIOLoopBound<Group>]) async {
+        for group in groups { try? await Scenario.onLoop(group.eventLoop) { group.value.close() } }
     }
 }

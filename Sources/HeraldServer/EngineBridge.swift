@@ -1,0 +1,350 @@
+import HeraldEngine
+import HeraldMessages
+import HeraldWire
+import Logging
+import NIOCore
+import Synchronization
+
+/// The engine's identifier of a connection, set and read only on the engine's event loop.
+final class EngineLink: @unchecked Sendable {
+    /// `nil` until the engine has seen the connection.
+    var id: ConnectionID?
+}
+
+/// Hands one connection's inbound events to the engine, at the end of the pipeline, on the connection's event loop.
+///
+/// The frames of one socket read go to the engine as one input (``HeraldEngine/receive(_:on:arrivedAtMs:)-(Sequence,_,_)``):
+/// called directly when the connection shares the engine's event loop, handed over in one task otherwise. Nothing
+/// waits for the engine: the handler never suspends, and the engine writes the answers through the connection's
+/// ``ChannelSink``.
+///
+/// While the transport holds many of the connection's frames, or the engine holds its requests back
+/// (``ChannelSink/shouldPauseInput``), reading goes on: `DeliveryAck`s and `Ping`s still go to the engine at once,
+/// other frames are held here in order and handed over in small batches as the output drains, and only
+/// `capacity` held frames stop the reading (Spec/14-limits.md LIM-21 … LIM-23).
+final class EngineBridgeHandler: ChannelDuplexHandler {
+    typealias InboundIn = InboundEvent
+    typealias OutboundIn = Any
+
+    /// The most held frames handed to the engine at once while the connection's output drains.
+    static let resumeBatch = 64
+
+    private let engine: HeraldEngine
+    private let sink: ChannelSink
+    private let link = EngineLink()
+    private let transport: HeraldTransport
+    private let waitsForTLS: Bool
+    private let capacity: Int
+    private let logger: Logger
+    private var context: ChannelHandlerContext?
+
+    private var opened = false
+    private var closed = false
+    /// The frames of the current read, not yet handed to the engine, and their arrival time.
+    private var batch: [HeraldFrame] = []
+    private var batchArrivedAtMs: Int64 = 0
+    /// Events that wait while the connection's requests are paused, in order.
+    private var held = CircularBuffer<InboundEvent>()
+    /// A batch of held frames is with the engine; the next goes when it has been processed.
+    private var draining = false
+    /// Reading is paused because `capacity` frames are held; a read was asked for meanwhile.
+    private var readPending = false
+
+    /// Creates the handler of one connection.
+    ///
+    /// - Parameters:
+    ///   - engine: The engine the connection belongs to for its whole life.
+    ///   - sink: The connection's sink.
+    ///   - transport: The listener's transport.
+    ///   - waitsForTLS: Whether the engine must wait for ``InboundEvent/transportReady``.
+    ///   - capacity: The most frames held before reading stops.
+    ///   - logger: Where the connection logs.
+    init(
+        engine: HeraldEngine,
+        sink: ChannelSink,
+        transport: HeraldTransport,
+        waitsForTLS: Bool,
+        capacity: Int,
+        logger: Logger
+    ) {
+        self.engine = engine
+        self.sink = sink
+        self.transport = transport
+        self.waitsForTLS = waitsForTLS
+        self.capacity = max(1, capacity)
+        self.logger = logger
+    }
+
+    // MARK: - Pipeline events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.sink.onResume { loopBound.value.resume() }
+        if !self.waitsForTLS && context.channel.isActive {
+            self.open(context: context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if !self.waitsForTLS {
+            self.open(context: context)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let event = Self.unwrapInboundIn(data)
+        switch event {
+        case .transportReady:
+            self.open(context: context)
+        case .frame(let frame, let arrivedAtMs):
+            guard self.opened, !self.closed, !self.sink.isClosing else { return }
+            if Self.neverWaits(frame) || (self.held.isEmpty && !self.sink.shouldPauseInput) {
+                if !self.batch.isEmpty && arrivedAtMs != self.batchArrivedAtMs {
+                    self.submitBatch()
+                }
+                self.batchArrivedAtMs = arrivedAtMs
+                self.batch.append(frame)
+            } else {
+                self.held.append(event)
+                if self.held.count == 1 {
+                    // The first held frame: the output may already have drained by the time this read ends.
+                    context.eventLoop.assumeIsolated().execute { self.resume() }
+                }
+            }
+        case .failure, .violation:
+            guard self.opened, !self.closed, !self.sink.isClosing else { return }
+            self.submitBatch()
+            if self.held.isEmpty {
+                self.submit(event)
+            } else {
+                self.held.append(event)
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.submitBatch()
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.submitBatch()
+        if self.opened && !self.closed {
+            self.closed = true
+            // What was held goes to the engine before the close, as it would have had the connection stayed.
+            let rest = Array(self.held)
+            self.held.removeAll()
+            let link = self.link
+            let logger = self.logger
+            self.onEngine { engine in
+                guard let id = link.id else { return }
+                for event in rest {
+                    Self.deliver(event, to: engine, id: id)
+                }
+                engine.transportClosed(id)
+                logger.info("connection closed", metadata: ["connection": "\(id)"])
+            }
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.logger.debug("transport failed", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.held.count >= self.capacity {
+            self.readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    // MARK: - To the engine
+
+    private func open(context: ChannelHandlerContext) {
+        guard !self.opened else { return }
+        self.opened = true
+        let link = self.link
+        let sink = self.sink
+        let transport = self.transport
+        let logger = self.logger
+        let peer = context.channel.remoteAddress
+        self.onEngine { engine in
+            let id = engine.connect(sink: sink, transport: transport.rawValue)
+            link.id = id
+            logger.info(
+                "connection accepted",
+                metadata: [
+                    "connection": "\(id)", "transport": "\(transport)", "peer": "\(peer.map { "\($0)" } ?? "unknown")",
+                ]
+            )
+        }
+    }
+
+    /// Runs `body` on the engine: at once when this connection shares the engine's event loop, in one task on the
+    /// engine's loop otherwise. Calls from one connection run in the order they were made.
+    private func onEngine(_ body: @escaping @Sendable (isolated HeraldEngine) -> Void) {
+        let engine = self.engine
+        if engine.eventLoop.inEventLoop {
+            engine.assumeIsolated(body)
+        } else {
+            engine.eventLoop.execute {
+                engine.assumeIsolated(body)
+            }
+        }
+    }
+
+    private func submitBatch() {
+        guard !self.batch.isEmpty else { return }
+        let frames = self.batch
+        self.batch = []
+        let arrivedAtMs = self.batchArrivedAtMs
+        let link = self.link
+        self.onEngine { engine in
+            guard let id = link.id else { return }
+            engine.receive(frames, on: id, arrivedAtMs: arrivedAtMs)
+        }
+    }
+
+    private func submit(_ event: InboundEvent) {
+        let link = self.link
+        let sink = self.sink
+        if case .violation(let code, let message) = event {
+            self.logger.debug("WebSocket violation", metadata: ["code": "\(code)", "reason": "\(message)"])
+            sink.terminate(closeCode: code, message: message)
+            self.closed = true
+        }
+        self.onEngine { engine in
+            guard let id = link.id else { return }
+            Self.deliver(event, to: engine, id: id)
+        }
+    }
+
+    private static func deliver(_ event: InboundEvent, to engine: isolated HeraldEngine, id: ConnectionID) {
+        switch event {
+        case .transportReady:
+            break
+        case .frame(let frame, let arrivedAtMs):
+            engine.receive(frame, on: id, arrivedAtMs: arrivedAtMs)
+        case .failure(let error, let header):
+            engine.receiveFailure(error, header: header, on: id)
+        case .violation:
+            engine.transportClosed(id)
+        }
+    }
+
+    /// Hands the next held frames to the engine when the connection's requests may go again (or it is closing,
+    /// when they are dropped); runs on the connection's loop after each batch the engine has processed and
+    /// whenever the sink reports that the output drained.
+    private func resume() {
+        guard !self.draining, !self.held.isEmpty, !self.closed else { return }
+        if self.sink.isClosing {
+            self.held.removeAll()
+            self.resumeReading()
+            return
+        }
+        guard !self.sink.shouldPauseInput else { return }
+        var events: [InboundEvent] = []
+        while events.count < Self.resumeBatch, let next = self.held.first {
+            if case .violation = next {
+                if !events.isEmpty { break }
+                _ = self.held.popFirst()
+                self.submit(next)
+                self.held.removeAll()
+                self.resumeReading()
+                return
+            }
+            events.append(next)
+            _ = self.held.popFirst()
+        }
+        self.draining = true
+        let batch = events
+        let link = self.link
+        let loop = NIOLoopBound(self, eventLoop: self.sink.channel.eventLoop)
+        let channelLoop = self.sink.channel.eventLoop
+        self.onEngine { engine in
+            if let id = link.id {
+                for event in batch {
+                    Self.deliver(event, to: engine, id: id)
+                }
+            }
+            channelLoop.execute {
+                let handler = loop.value
+                handler.draining = false
+                handler.resume()
+            }
+        }
+        self.resumeReading()
+    }
+
+    private func resumeReading() {
+        guard self.readPending, self.held.count < self.capacity, let context = self.context else { return }
+        self.readPending = false
+        context.read()
+    }
+
+    /// Whether a frame goes to the engine even while the connection's requests wait (LIM-22): a `DeliveryAck`, so
+    /// that the client's outstanding deliveries (LIM-17) fall as fast as it acknowledges, and a `Ping`, so that a
+    /// connection that is alive is seen to be (HS-42). Neither changes what an earlier request does (HS-35), and a
+    /// `Pong` may overtake earlier responses (HS-36).
+    static func neverWaits(_ frame: HeraldFrame) -> Bool {
+        frame.opcode == .deliveryAck || frame.opcode == .ping
+    }
+}
+
+/// The server's open connections, so that a shutdown can wait for them all to close, or close them at once.
+final class ConnectionTracker: Sendable {
+    private struct State {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// Registers a new connection; it is forgotten when it closes.
+    func track(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        self.state.withLock { $0.channels[key] = channel }
+        channel.closeFuture.whenComplete { _ in
+            let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.channels[key] = nil
+                guard state.channels.isEmpty else { return [] }
+                defer { state.waiters.removeAll() }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// Returns once no connection is open; cancelling closes every connection at once.
+    func waitUntilAllClosed() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let done = self.state.withLock { state in
+                    if state.channels.isEmpty { return true }
+                    state.waiters.append(continuation)
+                    return false
+                }
+                if done { continuation.resume() }
+            }
+        } onCancel: {
+            self.closeAll()
+        }
+    }
+
+    /// Closes every open connection at once.
+    func closeAll() {
+        let channels = self.state.withLock { Array($0.channels.values) }
+        for channel in channels {
+            channel.close(promise: nil)
+        }
+    }
+}
