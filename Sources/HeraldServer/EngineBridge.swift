@@ -5,10 +5,13 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// The engine's identifier of a connection, set and read only on the engine's event loop.
+/// The engine's identifier of a connection, set and read only on the engine's event loop, and the number of the
+/// connection's frames handed to the engine that it has not processed yet.
 final class EngineLink: @unchecked Sendable {
-    /// `nil` until the engine has seen the connection.
+    /// `nil` until the engine has seen the connection. Only touched on the engine's loop.
     var id: ConnectionID?
+    /// Frames on their way to the engine: added on the connection's loop, taken off on the engine's.
+    let inFlight = Atomic<Int>(0)
 }
 
 /// Hands one connection's inbound events to the engine, at the end of the pipeline, on the connection's event loop.
@@ -22,6 +25,10 @@ final class EngineLink: @unchecked Sendable {
 /// (``ChannelSink/shouldPauseInput``), reading goes on: `DeliveryAck`s and `Ping`s still go to the engine at once,
 /// other frames are held here in order and handed over in small batches as the output drains, and only
 /// `capacity` held frames stop the reading (Spec/14-limits.md LIM-21 … LIM-23).
+///
+/// Reading also pauses while `capacity` frames are on their way to the engine on another loop and not processed
+/// yet, so a connection that sends faster than the engine processes waits in its socket (TCP backpressure), not
+/// in the engine's task queue.
 final class EngineBridgeHandler: ChannelDuplexHandler {
     typealias InboundIn = InboundEvent
     typealias OutboundIn = Any
@@ -160,7 +167,7 @@ final class EngineBridgeHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.held.count >= self.capacity {
+        if self.held.count >= self.capacity || self.link.inFlight.load(ordering: .relaxed) >= self.capacity {
             self.readPending = true
         } else {
             context.read()
@@ -208,9 +215,20 @@ final class EngineBridgeHandler: ChannelDuplexHandler {
         self.batch = []
         let arrivedAtMs = self.batchArrivedAtMs
         let link = self.link
+        let count = frames.count
+        let capacity = self.capacity
+        link.inFlight.add(count, ordering: .relaxed)
+        let loop = NIOLoopBound(self, eventLoop: self.sink.channel.eventLoop)
+        let channelLoop = self.sink.channel.eventLoop
         self.onEngine { engine in
-            guard let id = link.id else { return }
-            engine.receive(frames, on: id, arrivedAtMs: arrivedAtMs)
+            if let id = link.id {
+                engine.receive(frames, on: id, arrivedAtMs: arrivedAtMs)
+            }
+            let after = link.inFlight.subtract(count, ordering: .relaxed).newValue
+            if after < capacity && after + count >= capacity {
+                // Reading paused for this connection's frames in flight: it may go on.
+                channelLoop.execute { loop.value.resumeReading() }
+            }
         }
     }
 
@@ -286,7 +304,9 @@ final class EngineBridgeHandler: ChannelDuplexHandler {
     }
 
     private func resumeReading() {
-        guard self.readPending, self.held.count < self.capacity, let context = self.context else { return }
+        guard self.readPending, self.held.count < self.capacity,
+            self.link.inFlight.load(ordering: .relaxed) < self.capacity, let context = self.context
+        else { return }
         self.readPending = false
         context.read()
     }

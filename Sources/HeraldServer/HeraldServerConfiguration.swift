@@ -106,9 +106,10 @@ public struct HeraldServerConfiguration: Sendable {
     /// The directory for durable data (the offline-message database); `nil` keeps offline messages in memory
     /// only, which breaks PEER-36 and is meant for tests.
     public var dataDirectory: String?
-    /// The most decoded frames buffered per connection while the engine is busy; reading from the socket stops
-    /// above it (inbound backpressure). Also the most requests held per connection while its output is backed up
-    /// (Spec/14-limits.md LIM-21); acknowledgements and pings are read on until that many are held.
+    /// The most decoded frames of a connection on their way to the engine (from another event loop) and not yet
+    /// processed; reading from the socket pauses at it (inbound backpressure). Also the most requests held per
+    /// connection while its output is backed up (Spec/14-limits.md LIM-21); acknowledgements and pings are read on
+    /// until that many are held.
     public var inboundFrameBuffer = 16
     /// The longest the server waits for a client to finish the TLS handshake or the WebSocket upgrade;
     /// `nil` uses the engine's `handshakeTimeoutMs`.
