@@ -76,6 +76,33 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
         }
     }
 
+    /// The bit of the capability an opcode belongs to (``of(_:)``) in ``mask(of:)``, or 0 for an opcode that
+    /// belongs to none: the check every frame makes, without hashing a name.
+    static func maskBit(of opcode: Herald_V1_Opcode) -> UInt32 {
+        if opcode == .channelMemberList { return 1 << 9 }
+        switch opcode.rawValue >> 8 {
+        case 0x00, 0x01: return 1 << 0
+        case 0x02: return 1 << 1
+        case 0x03: return 1 << 3
+        case 0x04: return 1 << 4
+        case 0x05: return 1 << 5
+        case 0x06: return 1 << 6
+        case 0x07: return 1 << 7
+        case 0x08: return 1 << 8
+        case 0x09: return 1 << 9
+        default: return 0
+        }
+    }
+
+    /// The bits of `capabilities` that opcodes belong to: bit `n` for ``allV1```[n]`.
+    static func mask(of capabilities: Set<Capability>) -> UInt32 {
+        var mask: UInt32 = 0
+        for (index, capability) in Self.allV1.enumerated() where capabilities.contains(capability) {
+            mask |= 1 << UInt32(index)
+        }
+        return mask
+    }
+
     /// The closure of a set of names: the set together with every prerequisite, repeated until nothing is added.
     public static func closure(of capabilities: some Sequence<Capability>) -> Set<Capability> {
         var result = Set<Capability>()

@@ -80,9 +80,18 @@ struct ChannelDirectory {
         let joinSeq: UInt64
     }
 
+    /// A member in `Channel.dense`, with the `seq` of the last event of its channel stream (EXT-28: 0 at the join).
+    struct StreamMember {
+        let session: Session
+        /// The session's connection, so that a fan-out reads the connection without reading the session.
+        let connection: Connection
+        var seq: UInt64 = 0
+    }
+
     private struct Channel {
-        /// The members in no particular order (fan-out and random sampling).
-        var dense: [Session] = []
+        /// The members in no particular order (fan-out and random sampling), each with its channel-stream `seq`:
+        /// a fan-out walks this array once, with no lookup per receiver.
+        var dense: [StreamMember] = []
         /// The members by session serial.
         var members: [UInt64: Member] = [:]
         /// Joins, oldest first; an entry whose membership has ended is stale and skipped.
@@ -94,7 +103,7 @@ struct ChannelDirectory {
             let joinSeq = self.nextJoinSeq
             self.nextJoinSeq += 1
             self.members[session.serial] = Member(session: session, denseIndex: self.dense.count, joinSeq: joinSeq)
-            self.dense.append(session)
+            self.dense.append(StreamMember(session: session, connection: session.connection))
             self.joinLog.append(JoinLogEntry(serial: session.serial, joinSeq: joinSeq))
             return self.members.count
         }
@@ -104,7 +113,7 @@ struct ChannelDirectory {
             let last = self.dense.removeLast()
             if member.denseIndex < self.dense.count {
                 self.dense[member.denseIndex] = last
-                self.members[last.serial]?.denseIndex = member.denseIndex
+                self.members[last.session.serial]?.denseIndex = member.denseIndex
             }
             if self.joinLog.count > 2 * self.members.count + 32 {
                 let members = self.members
@@ -131,7 +140,32 @@ struct ChannelDirectory {
 
     /// Every member of the channel, in no particular order.
     func members(of key: ChannelKey) -> [Session] {
-        self.channels[key]?.dense ?? []
+        self.channels[key]?.dense.map(\.session) ?? []
+    }
+
+    /// Calls `body` with every member of the channel but `excluded`, in no particular order, and the `seq` of the
+    /// last event of the member's channel stream, which `body` advances when it sends the member an event.
+    ///
+    /// `body` must not touch the directory.
+    mutating func updateStreams(
+        of key: ChannelKey,
+        excluding excluded: Session?,
+        _ body: (Session, Connection, inout UInt64) -> Void
+    ) {
+        self.channels[key]?.dense.withUnsafeMutableBufferPointer { members in
+            for index in members.indices where members[index].session !== excluded {
+                body(members[index].session, members[index].connection, &members[index].seq)
+            }
+        }
+    }
+
+    /// Advances the channel-stream `seq` of one member and returns it, or returns `nil` if the session is not a
+    /// member.
+    mutating func nextSeq(of serial: UInt64, in key: ChannelKey) -> UInt64? {
+        guard let index = self.channels[key]?.members[serial]?.denseIndex else { return nil }
+        guard let seq = self.channels[key]?.dense[index].seq else { return nil }
+        self.channels[key]?.dense[index].seq = seq + 1
+        return seq + 1
     }
 
     /// Adds a member; returns the member count after the join.
@@ -168,7 +202,7 @@ struct ChannelDirectory {
     func sample(of key: ChannelKey, limit: Int) -> [Session] {
         guard let channel = self.channels[key] else { return [] }
         let count = channel.dense.count
-        if count <= limit { return channel.dense }
+        if count <= limit { return channel.dense.map(\.session) }
         guard limit > 0 else { return [] }
         // Floyd's algorithm: `limit` distinct indices in O(limit).
         var generator = SystemRandomNumberGenerator()
@@ -179,7 +213,7 @@ struct ChannelDirectory {
                 chosen.insert(upper)
             }
         }
-        return chosen.map { channel.dense[$0] }
+        return chosen.map { channel.dense[$0].session }
     }
 }
 
@@ -311,7 +345,6 @@ extension HeraldEngine {
             let key = ChannelKey(appID: session.user.appID, channelID: channelID)
             self.removeMember(session, from: key, reason: reason)
         }
-        session.channelSeq.removeAll()
     }
 
     func channelTimerFired(_ timer: ChannelTimer) {
@@ -361,13 +394,12 @@ extension HeraldEngine {
             answer(.exceedLimit)
             return
         }
-        let count = self.channels.directory.join(session, key)
+        let count = self.channels.directory.join(session, key)  // EXT-28: a new channel stream
         self.channels.sessions[session.serial, default: ChannelSessionRecord()].joined.insert(channelID)
-        session.channelSeq[channelID] = 0  // EXT-28: a new channel stream
         self.cancelChannelAttributesExpiry(key)  // CATTR-39
         // CHAN-11: response, member count, then (if asked for and granted) the member list.
         answer(.ok)
-        self.broadcastChannelEvent(Self.memberCountEvent(key, count), channelID: channelID, to: [session])
+        self.sendChannelEvent(Self.memberCountEvent(key, count), in: key, to: [session])
         self.channels.countSchedules[key, default: MemberCountSchedule()]
             .recordSent([session], count: count, at: self.now)
         if request.legacyMemberList && session.connection.has(.legacySignaling) {  // CHAN-12, CHAN-13, OVR-9
@@ -376,9 +408,9 @@ extension HeraldEngine {
                 $0.channelID = channelID
                 $0.userIds = recent.map(\.user.userID)
             }
-            self.broadcastChannelEvent(
+            self.sendChannelEvent(
                 Outbound.SharedEvent(opcode: .channelMemberList, message: list, seqFieldNumber: 3),
-                channelID: channelID,
+                in: key,
                 to: [session]
             )
         }
@@ -471,7 +503,6 @@ extension HeraldEngine {
     private func removeMember(_ session: Session, from key: ChannelKey, reason: Herald_V1_MemberLeftReason) {
         let before = self.channels.directory.memberCount(of: key)
         guard self.channels.directory.leave(session.serial, key) else { return }
-        session.channelSeq[key.channelID] = nil
         self.channels.sessions[session.serial]?.joined.remove(key.channelID)
         self.channels.countSchedules[key]?.remove(session.serial)
         if before <= 1 {
@@ -516,7 +547,7 @@ extension HeraldEngine {
         let interval = self.memberCountInterval(forCount: count)
         let due = self.channels.countSchedules[key]?.takeDue(count: count, interval: interval, now: self.now) ?? []
         if !due.isEmpty {
-            self.broadcastChannelEvent(Self.memberCountEvent(key, count), channelID: key.channelID, to: due)
+            self.sendChannelEvent(Self.memberCountEvent(key, count), in: key, to: due)
             self.channels.countSchedules[key]?.recordSent(due, count: count, at: self.now)
         }
         let next = self.channels.countSchedules[key]?.nextDue(count: count, interval: interval)
@@ -546,11 +577,30 @@ extension HeraldEngine {
         return generation
     }
 
-    /// Sends one serialised event to every member of a channel, except `excluded`.
+    /// Sends one serialised event to every member of a channel, except `excluded`, with the member's next
+    /// channel-stream `seq`. Members not granted the event's capability are skipped and take no number.
     func fanOut(_ event: Outbound.SharedEvent, in key: ChannelKey, excluding excluded: Session? = nil) {
-        let receivers = self.channels.directory.members(of: key)
-        guard !receivers.isEmpty else { return }
-        self.broadcastChannelEvent(event, channelID: key.channelID, to: receivers, excluding: excluded)
+        // The closure touches connections, the dirty list and the limits, never the channel directory.
+        self.channels.directory.updateStreams(of: key, excluding: excluded) { session, connection, seq in
+            // A member's session has not ended while its connection still has it (a session leaves every channel
+            // when it ends); asking the connection keeps the session itself out of the loop.
+            guard self.acceptsStreamEvent(event.opcode, on: connection, ended: connection.session !== session)
+            else { return }
+            seq += 1
+            self.enqueue(event.frame(seq: seq), to: connection)
+        }
+    }
+
+    /// Sends one serialised channel event to each of `receivers` with the receiver's next channel-stream `seq`.
+    /// Receivers not granted the event's capability or not (or no longer) in the channel are skipped.
+    func sendChannelEvent(_ event: Outbound.SharedEvent, in key: ChannelKey, to receivers: [Session]) {
+        for session in receivers {
+            let connection = session.connection
+            guard self.acceptsStreamEvent(event.opcode, on: connection, ended: session.ended),
+                let seq = self.channels.directory.nextSeq(of: session.serial, in: key)
+            else { continue }
+            self.enqueue(event.frame(seq: seq), to: connection)
+        }
     }
 
     // MARK: Listing and counting (§9.6, §9.7)

@@ -226,7 +226,8 @@ extension HeraldEngine {
             )
             return
         }
-        if let capability = Capability.of(opcode), !connection.has(capability) {
+        let capabilityBit = Capability.maskBit(of: opcode)
+        if capabilityBit != 0 && connection.grantedMask & capabilityBit == 0, let capability = Capability.of(opcode) {
             self.sendProtocolError(
                 "capability-not-granted",
                 "\(info.name) needs the capability \(capability), which this connection was not granted",

@@ -68,9 +68,7 @@ extension HeraldEngine {
                     requestID: frame.requestID,
                     message: response
                 )
-                var head = ByteBuffer()
-                frame.header.write(to: &head)
-                self.enqueue(OutboundFrame(head: head, body: frame.payload, tail: ByteBuffer()), to: connection)
+                self.enqueue(OutboundFrame(header: frame.header, body: frame.payload), to: connection)
             } catch {
                 preconditionFailure("cannot build TestControlResponse: \(error)")
             }
@@ -245,7 +243,7 @@ extension HeraldEngine {
         self.connections.removeAll()
         for connection in open {
             connection.queuedInputs.removeAll()
-            connection.pending.removeAll()
+            connection.pending = OutboundBytes()
             connection.isDirty = false
             connection.phase = .closed
             connection.sink.close()

@@ -136,8 +136,23 @@ final class Connection {
     let transport: String
     /// The value of `Welcome.connection_id`.
     let publicID: String
+    // What every frame sent to the connection reads comes first, so that a fan-out reaches one cache line of
+    // each receiver's connection.
     var phase: ConnectionPhase = .awaitingHello
-    var granted: Set<Capability> = []
+    /// ``granted`` as bits (``Capability/maskBit(of:)``), for the checks made on every frame.
+    private(set) var grantedMask: UInt32 = 0
+    /// The connection exceeded its outbound queue (LIM-14) and is closed once the current input is processed.
+    var slowConsumer = false
+    /// The connection is in the engine's list of connections to flush.
+    var isDirty = false
+    /// A frame did not fit the client's receive limit (HS-79): the connection is closed once the current input is
+    /// processed, and nothing else is queued for it.
+    var receiveLimitOverrun: ReceiveLimitOverrun?
+    /// Frames produced while processing the current input, written when it has been processed.
+    var pending = OutboundBytes()
+    var granted: Set<Capability> = [] {
+        didSet { self.grantedMask = Capability.mask(of: self.granted) }
+    }
     /// The client's receive limit (HS-28).
     var clientMaxPayloadLength = HeraldFrameHeader.defaultMaximumPayloadLength
     var session: Session?
@@ -165,15 +180,9 @@ final class Connection {
     var lastReceivedMs: Int64
     var nextDeliveryID: UInt32 = 1
     var outstanding: [UInt32: OutstandingDelivery] = [:]
-    /// Frames produced while processing the current input, written when it has been processed.
-    var pending: [OutboundFrame] = []
-    /// The connection exceeded its outbound queue (LIM-14) and is closed once the current input is processed.
-    var slowConsumer = false
     /// Which rule made the connection a slow consumer, for the log: LIM-14 (queued frames) or LIM-17 (outstanding
     /// deliveries), with the count.
     var slowConsumerRule = ""
-    /// The connection is in the engine's list of connections to flush.
-    var isDirty = false
     /// Inputs of this connection waiting for its session's login read of cached messages (PEER-51, SES-38), in
     /// arrival order. The host is asked to hold the connection's requests meanwhile (``peerHolds``), so only what
     /// was already on its way and `DeliveryAck`s and `Ping`s (LIM-22) queue here.
@@ -181,9 +190,6 @@ final class Connection {
 
     /// Whether the connection's inputs wait: its session's cached messages are being read (PEER-51).
     var isInputBlocked: Bool { self.session?.peer.cacheRead != nil }
-    /// A frame did not fit the client's receive limit (HS-79): the connection is closed once the current input is
-    /// processed, and nothing else is queued for it.
-    var receiveLimitOverrun: ReceiveLimitOverrun?
 
     init(id: ConnectionID, sink: any EngineConnectionSink, transport: String, publicID: String, now: Int64) {
         self.id = id
@@ -229,8 +235,6 @@ final class Session {
     var ended = false
     /// The last `seq` of the user stream (Spec/17-extensibility.md §17.7).
     var userSeq: UInt64 = 0
-    /// The last `seq` of each channel stream, by channel id.
-    var channelSeq: [String: UInt64] = [:]
     /// Rate counters by class (LIM-8: they start empty with the session).
     var rates: [Herald_V1_RateClass: RateCounter] = [:]
     /// Peer-message state of this session.

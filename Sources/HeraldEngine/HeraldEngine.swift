@@ -323,7 +323,7 @@ public actor HeraldEngine {
         guard self.connections[connection.id] === connection else { return }
         self.connections[connection.id] = nil
         connection.phase = .closed
-        connection.pending.removeAll()
+        connection.pending = OutboundBytes()
         connection.queuedInputs.removeAll()
         self.connectionGone(connection)
     }
@@ -427,9 +427,9 @@ public actor HeraldEngine {
             }
             for connection in batch {
                 connection.isDirty = false
-                // The sink takes the array; a fresh one is only allocated when the connection gets its next frame.
+                // The sink takes the bytes; a fresh buffer is only allocated when the connection gets its next frame.
                 let frames = connection.pending
-                connection.pending = []
+                connection.pending = OutboundBytes()
                 if !frames.isEmpty {
                     connection.sink.write(frames)
                 }
@@ -461,16 +461,14 @@ public actor HeraldEngine {
                 return
             }
         }
-        let payloadLength =
-            frame.head.readableBytes + frame.body.readableBytes + frame.tail.readableBytes - HeraldFrameHeader.size
+        let payloadLength = frame.header.payloadLength
         if payloadLength > connection.clientMaxPayloadLength && !exempt {
             // HS-79: never skipped silently. Nothing more is sent but the ProtocolError and the Disconnect, which
             // go out once the current input is processed.
             if connection.receiveLimitOverrun == nil {
-                let start = frame.head.readerIndex
                 let overrun = ReceiveLimitOverrun(
-                    opcode: frame.head.getInteger(at: start + 4, as: UInt16.self) ?? 0,
-                    requestID: frame.head.getInteger(at: start + 6, as: UInt32.self) ?? 0,
+                    opcode: UInt16(truncatingIfNeeded: frame.header.opcode.rawValue),
+                    requestID: frame.header.requestID,
                     payloadLength: payloadLength
                 )
                 connection.receiveLimitOverrun = overrun
@@ -604,31 +602,11 @@ public actor HeraldEngine {
 
     /// Whether a stream event may go to a session's connection: the session is live, the connection handshaken and
     /// not a slow consumer, and the event's capability granted (HS-21).
-    private func acceptsStreamEvent(_ opcode: Herald_V1_Opcode, on connection: Connection, ended: Bool) -> Bool {
+    func acceptsStreamEvent(_ opcode: Herald_V1_Opcode, on connection: Connection, ended: Bool) -> Bool {
         guard !ended, connection.phase == .handshaken, !connection.slowConsumer, connection.receiveLimitOverrun == nil
         else { return false }
-        if let capability = Capability.of(opcode), !connection.has(capability) { return false }
-        return true
-    }
-
-    /// Sends one serialised channel event to each receiver with the receiver's next channel-stream `seq`.
-    /// Receivers not granted the event's capability, not (or no longer) in the channel's stream, or `excluded`,
-    /// are skipped.
-    func broadcastChannelEvent(
-        _ event: Outbound.SharedEvent,
-        channelID: String,
-        to receivers: [Session],
-        excluding excluded: Session? = nil
-    ) {
-        for session in receivers where session !== excluded {
-            let connection = session.connection
-            guard self.acceptsStreamEvent(event.opcode, on: connection, ended: session.ended),
-                let last = session.channelSeq[channelID]
-            else { continue }
-            let seq = last + 1
-            session.channelSeq[channelID] = seq
-            self.enqueue(event.frame(seq: seq), to: connection)
-        }
+        let bit = Capability.maskBit(of: opcode)
+        return bit == 0 || connection.grantedMask & bit != 0
     }
 
     /// Queues `Disconnect`, marks the connection closed, ends its session with the cause "disconnect" (unless it
@@ -649,7 +627,7 @@ public actor HeraldEngine {
 
     func flushOne(_ connection: Connection) {
         let frames = connection.pending
-        connection.pending.removeAll()
+        connection.pending = OutboundBytes()
         if !frames.isEmpty { connection.sink.write(frames) }
         if connection.isDirty {
             connection.isDirty = false

@@ -161,7 +161,7 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         }
     }
 
-    func write(_ frames: [OutboundFrame]) {
+    func write(_ frames: OutboundBytes) {
         guard !frames.isEmpty else { return }
         // Nothing is counted here: the frames count once the transport has been offered them and has not taken
         // them (LIM-20), which only the event loop knows.
@@ -185,11 +185,11 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         disconnect.message = message
         // Building a Disconnect frame cannot fail: the message type matches the opcode.
         guard let frame = try? HeraldFrame(opcode: .disconnect, message: disconnect) else { return }
-        var head = ByteBuffer()
-        frame.header.write(to: &head)
-        let outbound = OutboundFrame(head: head, body: frame.payload, tail: ByteBuffer())
+        var bytes = OutboundBytes()
+        bytes.append(frame)
+        let outbound = bytes
         self.channel.eventLoop.execute {
-            _ = self.writeOnLoop([outbound])
+            _ = self.writeOnLoop(outbound)
             self.flushOnLoop()
             self.closeOnLoop(webSocketCode: closeCode)
         }
@@ -200,7 +200,10 @@ final class ChannelSink: EngineConnectionSink, Sendable {
     /// Writes frames to the channel without flushing them; returns whether the connection needs a flush that was
     /// not already due (the caller flushes it with ``flushOnLoop()``). One promise covers the whole batch: the
     /// channel completes writes in order.
-    func writeOnLoop(_ frames: [OutboundFrame]) -> Bool {
+    ///
+    /// On a stream the frames go out as the buffers ``OutboundBytes`` holds them in: usually one, however many
+    /// frames it carries. On a WebSocket every frame is one binary message (TRN-20).
+    func writeOnLoop(_ frames: OutboundBytes) -> Bool {
         let state = self.state.value
         guard state.phase == .open, !frames.isEmpty else {
             // The engine never writes after its Disconnect; frames after a transport-side termination are
@@ -208,36 +211,36 @@ final class ChannelSink: EngineConnectionSink, Sendable {
             return false
         }
         let channel = self.channel
-        let count = frames.count
+        let count = frames.frameCount
         state.held += count
         let promise = channel.eventLoop.makePromise(of: Void.self)
         promise.futureResult.whenComplete { _ in
             self.framesWritten(count)
         }
-        for (index, frame) in frames.enumerated() {
-            if let reason = Self.disconnectReason(frame) {
-                state.disconnectReason = reason
+        switch self.framing {
+        case .stream:
+            var previous: ByteBuffer?
+            frames.forEachBuffer { buffer in
+                if let previous { channel.write(previous, promise: nil) }
+                previous = buffer
             }
-            let last = index == count - 1 ? promise : nil
-            switch self.framing {
-            case .stream:
-                let hasBody = frame.body.readableBytes > 0
-                let hasTail = frame.tail.readableBytes > 0
-                channel.write(frame.head, promise: hasBody || hasTail ? nil : last)
-                if hasBody {
-                    channel.write(frame.body, promise: hasTail ? nil : last)
+            if let previous {
+                channel.write(previous, promise: promise)
+            } else {
+                promise.succeed()
+            }
+        case .webSocket:
+            let messages = frames.frames()
+            for (index, frame) in messages.enumerated() {
+                if let reason = Self.disconnectReason(frame) {
+                    state.disconnectReason = reason
                 }
-                if hasTail {
-                    channel.write(frame.tail, promise: last)
-                }
-            case .webSocket:
-                let message = WebSocketFrame(
-                    fin: true,
-                    opcode: .binary,
-                    data: frame.contiguousBytes(allocator: channel.allocator)
+                channel.write(
+                    WebSocketFrame(fin: true, opcode: .binary, data: frame),
+                    promise: index == messages.count - 1 ? promise : nil
                 )
-                channel.write(message, promise: last)
             }
+            if messages.isEmpty { promise.succeed() }
         }
         state.lastWrite = promise.futureResult
         defer { state.flushPending = true }
@@ -307,17 +310,18 @@ final class ChannelSink: EngineConnectionSink, Sendable {
         }
     }
 
-    /// The reason of a `Disconnect` frame, or `nil` for any other frame.
-    private static func disconnectReason(_ frame: OutboundFrame) -> Herald_V1_DisconnectReason? {
-        let head = frame.head
-        guard let opcode = head.getInteger(at: head.readerIndex + 4, as: UInt16.self),
+    /// The reason of a `Disconnect` frame (one whole frame), or `nil` for any other frame.
+    private static func disconnectReason(_ frame: ByteBuffer) -> Herald_V1_DisconnectReason? {
+        guard let opcode = frame.getInteger(at: frame.readerIndex + 4, as: UInt16.self),
             opcode == UInt16(Herald_V1_Opcode.disconnect.rawValue)
         else {
             return nil
         }
-        var payload = frame.body
-        var tail = frame.tail
-        payload.writeBuffer(&tail)
+        let payload = frame.getSlice(
+            at: frame.readerIndex + HeraldFrameHeader.size,
+            length: frame.readableBytes - HeraldFrameHeader.size
+        )
+        guard let payload else { return nil }
         let header = HeraldFrameHeader(opcode: .disconnect, payloadLength: payload.readableBytes)
         return try? HeraldFrame(header: header, payload: payload).decodeMessage(as: Herald_V1_Disconnect.self).reason
     }

@@ -12,7 +12,7 @@ final class LoopOutbox: Sendable {
     /// A connection's frames of one engine input.
     private struct Entry {
         var sink: ChannelSink
-        var frames: [OutboundFrame]
+        var frames: OutboundBytes
     }
 
     let eventLoop: any EventLoop
@@ -32,7 +32,7 @@ final class LoopOutbox: Sendable {
     }
 
     /// Queues a connection's frames; called on the engine's loop, never blocks.
-    func submit(_ sink: ChannelSink, _ frames: [OutboundFrame]) {
+    func submit(_ sink: ChannelSink, _ frames: OutboundBytes) {
         let first = self.entries.withLock { entries in
             entries.append(Entry(sink: sink, frames: frames))
             return entries.count == 1

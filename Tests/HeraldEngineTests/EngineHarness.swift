@@ -19,11 +19,13 @@ final class TestSink: EngineConnectionSink {
     }
     private let state = Mutex(State())
 
-    func write(_ frames: [OutboundFrame]) {
+    func write(_ bytes: OutboundBytes) {
+        let frames = bytes.frames()
+        #expect(frames.count == bytes.frameCount, "the bytes hold \(frames.count) frames, not \(bytes.frameCount)")
         let decoded = frames.map { frame -> HeraldFrame in
             do {
                 return try HeraldWire.decodeSingleFrame(
-                    frame.contiguousBytes(),
+                    frame,
                     maximumPayloadLength: 0x00FF_FFFF,
                     acceptedExtensions: HeraldOpcodeTable.extensions
                 )

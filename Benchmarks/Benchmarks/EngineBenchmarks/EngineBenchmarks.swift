@@ -115,13 +115,11 @@ private final class CountingSink: EngineConnectionSink {
     private let delivery = Atomic<UInt32>(0)
     private let closed = Atomic<Bool>(false)
     private let isRecording = Atomic<Bool>(false)
-    private let recorded = Mutex<[OutboundFrame]>([])
+    private let recorded = Mutex<[ByteBuffer]>([])
 
-    func write(_ frames: [OutboundFrame]) {
-        var bytes = 0
-        for frame in frames {
-            bytes += frame.byteCount
-            let head = frame.head
+    func write(_ bytes: OutboundBytes) {
+        let frames = bytes.frames()
+        for head in frames {
             if let flags = head.getInteger(at: head.readerIndex + 3, as: UInt8.self),
                 flags & HeraldFrameFlags.ackRequired.rawValue != 0,
                 let requestID = head.getInteger(at: head.readerIndex + 6, as: UInt32.self)
@@ -129,11 +127,11 @@ private final class CountingSink: EngineConnectionSink {
                 self.delivery.store(requestID, ordering: .relaxed)
             }
         }
-        if let last = frames.last, let opcode = last.head.getInteger(at: last.head.readerIndex + 4, as: UInt16.self) {
+        if let last = frames.last, let opcode = last.getInteger(at: last.readerIndex + 4, as: UInt16.self) {
             self.lastOpcodeValue.store(Int(opcode), ordering: .relaxed)
         }
         self.frameCount.add(frames.count, ordering: .relaxed)
-        self.byteCount.add(bytes, ordering: .relaxed)
+        self.byteCount.add(bytes.byteCount, ordering: .relaxed)
         if self.isRecording.load(ordering: .relaxed) {
             self.recorded.withLock { $0.append(contentsOf: frames) }
         }
@@ -163,7 +161,7 @@ private final class CountingSink: EngineConnectionSink {
         }
         return frames.map { frame in
             do {
-                return try HeraldWire.decodeSingleFrame(frame.contiguousBytes(), maximumPayloadLength: 0x00FF_FFFF)
+                return try HeraldWire.decodeSingleFrame(frame, maximumPayloadLength: 0x00FF_FFFF)
             } catch {
                 fatalError("the engine wrote an invalid frame: \(error)")
             }
