@@ -111,18 +111,17 @@ final class EngineBridgeHandler: ChannelDuplexHandler {
             self.open(context: context)
         case .frame(let frame, let arrivedAtMs):
             guard self.opened, !self.closed, !self.sink.isClosing else { return }
-            if Self.neverWaits(frame) || (self.held.isEmpty && !self.sink.shouldPauseInput) {
-                if !self.batch.isEmpty && arrivedAtMs != self.batchArrivedAtMs {
-                    self.submitBatch()
-                }
+            self.accept(frame, arrivedAtMs: arrivedAtMs, context: context)
+        case .frames(let frames, let arrivedAtMs):
+            guard self.opened, !self.closed, !self.sink.isClosing else { return }
+            if self.batch.isEmpty && self.held.isEmpty && !self.sink.shouldPauseInput {
+                // The usual case: nothing waits, so the read's frames are the batch (no copy).
                 self.batchArrivedAtMs = arrivedAtMs
-                self.batch.append(frame)
-            } else {
-                self.held.append(event)
-                if self.held.count == 1 {
-                    // The first held frame: the output may already have drained by the time this read ends.
-                    context.eventLoop.assumeIsolated().execute { self.resume() }
-                }
+                self.batch = frames
+                return
+            }
+            for frame in frames {
+                self.accept(frame, arrivedAtMs: arrivedAtMs, context: context)
             }
         case .failure, .violation:
             guard self.opened, !self.closed, !self.sink.isClosing else { return }
@@ -131,6 +130,24 @@ final class EngineBridgeHandler: ChannelDuplexHandler {
                 self.submit(event)
             } else {
                 self.held.append(event)
+            }
+        }
+    }
+
+    /// Adds a frame to the batch for the engine, or holds it while the connection's requests wait (LIM-21,
+    /// LIM-35; `DeliveryAck` and `Ping` never wait, LIM-22).
+    private func accept(_ frame: HeraldFrame, arrivedAtMs: Int64, context: ChannelHandlerContext) {
+        if Self.neverWaits(frame) || (self.held.isEmpty && !self.sink.shouldPauseInput) {
+            if !self.batch.isEmpty && arrivedAtMs != self.batchArrivedAtMs {
+                self.submitBatch()
+            }
+            self.batchArrivedAtMs = arrivedAtMs
+            self.batch.append(frame)
+        } else {
+            self.held.append(.frame(frame, arrivedAtMs: arrivedAtMs))
+            if self.held.count == 1 {
+                // The first held frame: the output may already have drained by the time this read ends.
+                context.eventLoop.assumeIsolated().execute { self.resume() }
             }
         }
     }
@@ -252,6 +269,8 @@ final class EngineBridgeHandler: ChannelDuplexHandler {
             break
         case .frame(let frame, let arrivedAtMs):
             engine.receive(frame, on: id, arrivedAtMs: arrivedAtMs)
+        case .frames(let frames, let arrivedAtMs):
+            engine.receive(frames, on: id, arrivedAtMs: arrivedAtMs)
         case .failure(let error, let header):
             engine.receiveFailure(error, header: header, on: id)
         case .violation:

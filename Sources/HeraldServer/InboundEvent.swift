@@ -11,6 +11,9 @@ enum InboundEvent: Sendable {
     /// clock's time when the socket read that completed it was decoded (read once per read, not per frame): the
     /// time the engine counts rate limits at (LIM-24).
     case frame(HeraldFrame, arrivedAtMs: Int64)
+    /// Every complete frame a socket read of a TCP or TLS stream brought, in order, with the read's arrival time
+    /// (as ``frame(_:arrivedAtMs:)``): one event per read, not one per frame.
+    case frames([HeraldFrame], arrivedAtMs: Int64)
     /// A framing failure; nothing after it is delivered. `header` is the opcode and request id read from the
     /// offending header, when 14 bytes of it were there.
     case failure(WireError, header: (opcode: UInt16, requestID: UInt32)?)
@@ -32,21 +35,22 @@ func rawHeaderFields(_ buffer: ByteBuffer) -> (opcode: UInt16, requestID: UInt32
 
 /// Splits a TCP or TLS byte stream into ``InboundEvent``s with ``HeraldFrameDecoder``.
 ///
-/// A framing failure becomes one ``InboundEvent/failure(_:header:)`` event carrying the offending header's opcode
-/// and request id; every byte after it is discarded (HS-63: nothing after a header failure is processed). At end of
-/// stream, leftover bytes become `truncated-header` or `truncated-payload` (FRM-14, FRM-15).
+/// Each call hands on every complete frame in the buffer as one ``InboundEvent/frames(_:arrivedAtMs:)`` event: a
+/// read of many frames passes through the pipeline once, not once per frame. A framing failure becomes one
+/// ``InboundEvent/failure(_:header:)`` event carrying the offending header's opcode and request id, after the
+/// frames before it; every byte after it is discarded (HS-63: nothing after a header failure is processed). At end
+/// of stream, leftover bytes become `truncated-header` or `truncated-payload` (FRM-14, FRM-15).
 ///
-/// Every frame is stamped with its arrival time: the clock is read at the first frame completed by a socket read and
-/// that reading serves every frame the same read completes (the decoder is called until the read's bytes are used
-/// up, so a frame that leaves the buffer empty, or a call that finds only part of a frame, ends the read).
+/// Every frame is stamped with its arrival time: the clock is read once per call that completes a frame, and a call
+/// takes every complete frame of the bytes read so far, so the frames of one socket read share one reading.
 struct HeraldStreamDecoder: NIOSingleStepByteToMessageDecoder {
     typealias InboundOut = InboundEvent
 
     private var decoder: HeraldFrameDecoder
     private var failed = false
+    /// A failure found after frames that were handed on first; it is the next event.
+    private var pendingFailure: InboundEvent?
     private let clock: any EngineClock
-    /// The arrival time of the frames of the read being decoded, once its first frame is complete.
-    private var readStamp: Int64?
 
     init(maximumPayloadLength: Int, acceptedExtensions: [HeraldOpcodeInfo] = [], clock: any EngineClock) {
         self.decoder = HeraldFrameDecoder(
@@ -57,39 +61,43 @@ struct HeraldStreamDecoder: NIOSingleStepByteToMessageDecoder {
     }
 
     mutating func decode(buffer: inout ByteBuffer) throws -> InboundEvent? {
-        guard !self.failed else {
-            buffer.moveReaderIndex(to: buffer.writerIndex)
-            return nil
-        }
-        do {
-            return self.stamped(try self.decoder.decode(buffer: &buffer), rest: buffer)
-        } catch {
-            return self.fail(error, buffer: &buffer)
-        }
+        try self.decodeAll(buffer: &buffer, seenEOF: nil)
     }
 
     mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> InboundEvent? {
+        try self.decodeAll(buffer: &buffer, seenEOF: seenEOF)
+    }
+
+    /// Every complete frame of `buffer` as one event, or the failure that stopped decoding; at end of stream
+    /// (`seenEOF` not `nil`), leftover bytes are a failure.
+    private mutating func decodeAll(buffer: inout ByteBuffer, seenEOF: Bool?) throws -> InboundEvent? {
+        if let failure = self.pendingFailure {
+            self.pendingFailure = nil
+            return failure
+        }
         guard !self.failed else {
             buffer.moveReaderIndex(to: buffer.writerIndex)
             return nil
         }
+        var frames: [HeraldFrame] = []
         do {
-            return self.stamped(try self.decoder.decodeLast(buffer: &buffer, seenEOF: seenEOF), rest: buffer)
+            while true {
+                let frame: HeraldFrame?
+                if let seenEOF {
+                    frame = try self.decoder.decodeLast(buffer: &buffer, seenEOF: seenEOF)
+                } else {
+                    frame = try self.decoder.decode(buffer: &buffer)
+                }
+                guard let frame else { break }
+                frames.append(frame)
+            }
         } catch {
-            return self.fail(error, buffer: &buffer)
+            let failure = self.fail(error, buffer: &buffer)
+            guard !frames.isEmpty else { return failure }
+            self.pendingFailure = failure
         }
-    }
-
-    /// The event of a decoded frame with the current read's arrival time; forgets that time when the read's bytes
-    /// are used up.
-    private mutating func stamped(_ frame: HeraldFrame?, rest: ByteBuffer) -> InboundEvent? {
-        guard let frame else {
-            self.readStamp = nil
-            return nil
-        }
-        let stamp = self.readStamp ?? self.clock.nowMilliseconds()
-        self.readStamp = rest.readableBytes == 0 ? nil : stamp
-        return .frame(frame, arrivedAtMs: stamp)
+        guard !frames.isEmpty else { return nil }
+        return .frames(frames, arrivedAtMs: self.clock.nowMilliseconds())
     }
 
     private mutating func fail(_ error: WireError, buffer: inout ByteBuffer) -> InboundEvent {
