@@ -199,7 +199,8 @@ final class ChannelSink: EngineConnectionSink, Sendable {
 
     /// Writes frames to the channel without flushing them; returns whether the connection needs a flush that was
     /// not already due (the caller flushes it with ``flushOnLoop()``). One promise covers the whole batch: the
-    /// channel completes writes in order.
+    /// channel completes writes in order, and the batch's frames count as held until all of it has been written
+    /// (LIM-20 allows a write's frames to count until the whole write is accepted).
     ///
     /// On a stream the frames go out as the buffers ``OutboundBytes`` holds them in: usually one, however many
     /// frames it carries. On a WebSocket every frame is one binary message (TRN-20).
