@@ -13,6 +13,15 @@ import Testing
         return try HeraldFrame(opcode: .disconnect, requestID: requestID, message: message)
     }
 
+    /// ``OutboundBytes/frames()`` gives back exactly `frames`, each decodable on its own.
+    private func expectFrames(of bytes: OutboundBytes, are frames: [HeraldFrame]) throws {
+        let split = bytes.frames()
+        #expect(split.count == frames.count)
+        for (buffer, frame) in zip(split, frames) {
+            #expect(try HeraldWire.decodeSingleFrame(buffer, maximumPayloadLength: 1 << 20) == frame)
+        }
+    }
+
     @Test func shortFramesShareOneBuffer() throws {
         var bytes = OutboundBytes()
         #expect(bytes.isEmpty)
@@ -23,13 +32,7 @@ import Testing
         #expect(buffers == 1)
         #expect(bytes.frameCount == 5)
         #expect(bytes.byteCount == frames.reduce(0) { $0 + HeraldFrameHeader.size + $1.payload.readableBytes })
-        let split = bytes.frames()
-        #expect(split.count == 5)
-        for (index, buffer) in split.enumerated() {
-            let decoded = try HeraldWire.decodeSingleFrame(buffer, maximumPayloadLength: 1 << 20)
-            #expect(decoded.header == frames[index].header)
-            #expect(decoded.payload == frames[index].payload)
-        }
+        try self.expectFrames(of: bytes, are: frames)
     }
 
     @Test func longPayloadsAreNotCopied() throws {
@@ -49,13 +52,7 @@ import Testing
         let shared = buffers[1].withUnsafeReadableBytes { $0.baseAddress }
         let original = frames[1].payload.withUnsafeReadableBytes { $0.baseAddress }
         #expect(shared == original, "the long payload was copied")
-        let split = bytes.frames()
-        #expect(split.count == 4)
-        for (index, buffer) in split.enumerated() {
-            let decoded = try HeraldWire.decodeSingleFrame(buffer, maximumPayloadLength: 1 << 20)
-            #expect(decoded.header == frames[index].header)
-            #expect(decoded.payload == frames[index].payload)
-        }
+        try self.expectFrames(of: bytes, are: frames)
         #expect(bytes.byteCount == buffers.reduce(0) { $0 + $1.readableBytes })
     }
 }

@@ -30,6 +30,12 @@ import Testing
         return events
     }
 
+    /// The request ids of a `.frames` event, or `nil` for any other event.
+    private func requestIDs(_ event: InboundEvent?) -> [UInt32]? {
+        guard case .frames(let frames, _) = event else { return nil }
+        return frames.map(\.requestID)
+    }
+
     @Test func aReadOfSeveralFramesIsOneEvent() throws {
         let channel = try self.channel()
         var bytes = try self.ping(1)
@@ -57,11 +63,7 @@ import Testing
         let first = bytes.readSlice(length: bytes.readableBytes - 3)!
         try channel.writeInbound(first)
         try channel.writeInbound(bytes)
-        let requestIDs = try self.events(channel).map { event -> [UInt32] in
-            guard case .frames(let frames, _) = event else { return [] }
-            return frames.map(\.requestID)
-        }
-        #expect(requestIDs == [[1], [2]])
+        #expect(try self.events(channel).map { self.requestIDs($0) } == [[1], [2]])
         _ = try channel.finish()
     }
 
@@ -79,11 +81,7 @@ import Testing
         try channel.writeInbound(try self.ping(5))
         let events = try self.events(channel)
         #expect(events.count == 2)
-        if case .frames(let frames, _) = events.first {
-            #expect(frames.map(\.requestID) == [1, 2])
-        } else {
-            Issue.record("expected frames first, got \(events)")
-        }
+        #expect(self.requestIDs(events.first) == [1, 2], "\(events)")
         if events.count > 1, case .failure(let error, let header) = events[1] {
             #expect(error.code == .badMagic)
             #expect(header?.requestID == 3)
@@ -103,11 +101,7 @@ import Testing
         channel.pipeline.fireChannelInactive()
         let events = try self.events(channel)
         #expect(events.count == 2)
-        if case .frames(let frames, _) = events.first {
-            #expect(frames.map(\.requestID) == [1])
-        } else {
-            Issue.record("expected frames first, got \(events)")
-        }
+        #expect(self.requestIDs(events.first) == [1], "\(events)")
         if events.count > 1, case .failure(let error, _) = events[1] {
             #expect(error.code == .truncatedPayload || error.code == .truncatedHeader)
         } else {
