@@ -116,7 +116,7 @@ extension HeraldEngine {
         if self.configuration.testControlKey != nil && hello.capabilities.contains(Capability.testControl.name) {
             granted.insert(.testControl)
         }
-        connection.granted = granted
+        connection.granted = GrantedCapabilities(granted)
         let announced = Int(hello.maxPayloadLength)
         connection.clientMaxPayloadLength = min(
             max(announced, HeraldFrameHeader.defaultMaximumPayloadLength),
