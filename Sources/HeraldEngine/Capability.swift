@@ -76,8 +76,8 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
         }
     }
 
-    /// The bit of the capability an opcode belongs to (``of(_:)``) in ``mask(of:)``, or 0 for an opcode that
-    /// belongs to none: the check every frame makes, without hashing a name.
+    /// The bit of the capability an opcode belongs to (``of(_:)``) in a connection's granted capabilities (bit `n`
+    /// for ``allV1```[n]`), or 0 for an opcode that belongs to none: the check every frame makes, without a name.
     static func maskBit(of opcode: Herald_V1_Opcode) -> UInt32 {
         if opcode == .channelMemberList { return 1 << 9 }
         switch opcode.rawValue >> 8 {
@@ -92,15 +92,6 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
         case 0x09: return 1 << 9
         default: return 0
         }
-    }
-
-    /// The bits of `capabilities` that opcodes belong to: bit `n` for ``allV1```[n]`.
-    static func mask(of capabilities: Set<Capability>) -> UInt32 {
-        var mask: UInt32 = 0
-        for (index, capability) in Self.allV1.enumerated() where capabilities.contains(capability) {
-            mask |= 1 << UInt32(index)
-        }
-        return mask
     }
 
     /// The closure of a set of names: the set together with every prerequisite, repeated until nothing is added.

@@ -116,7 +116,7 @@ extension HeraldEngine {
         if self.configuration.testControlKey != nil && hello.capabilities.contains(Capability.testControl.name) {
             granted.insert(.testControl)
         }
-        connection.granted = granted
+        connection.granted = GrantedCapabilities(granted)
         let announced = Int(hello.maxPayloadLength)
         connection.clientMaxPayloadLength = min(
             max(announced, HeraldFrameHeader.defaultMaximumPayloadLength),
@@ -226,8 +226,8 @@ extension HeraldEngine {
             )
             return
         }
-        let capabilityBit = Capability.maskBit(of: opcode)
-        if capabilityBit != 0 && connection.grantedMask & capabilityBit == 0, let capability = Capability.of(opcode) {
+        if !connection.granted.allows(opcodeBit: Capability.maskBit(of: opcode)), let capability = Capability.of(opcode)
+        {
             self.sendProtocolError(
                 "capability-not-granted",
                 "\(info.name) needs the capability \(capability), which this connection was not granted",

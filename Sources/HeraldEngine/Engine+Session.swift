@@ -77,7 +77,7 @@ extension HeraldEngine {
         let session = Session(
             serial: self.nextSessionSerial,
             user: user,
-            sessionID: "s-\(self.nextSessionSerial)-\(self.randomHex(bytes: 8))",
+            sessionIDBits: self.idRandom.next(),
             connection: connection,
             startedMs: self.now
         )
@@ -125,24 +125,27 @@ extension HeraldEngine {
                 to: session.connection
             )
         } else {
-            session.tokenTimers.append(
-                self.timers.schedule(
-                    .tokenWillExpire(sessionSerial: session.serial, generation: generation),
-                    at: warnAt
-                )
+            session.tokenWillExpireTimer = self.timers.schedule(
+                .tokenWillExpire(sessionSerial: session.serial, generation: generation),
+                at: warnAt
             )
         }
-        session.tokenTimers.append(
-            self.timers.schedule(.tokenExpiry(sessionSerial: session.serial, generation: generation), at: expires)
+        session.tokenExpiryTimer = self.timers.schedule(
+            .tokenExpiry(sessionSerial: session.serial, generation: generation),
+            at: expires
         )
     }
 
     /// Cancels the timers of the session's current token (LIM-32).
     func cancelTokenTimers(_ session: Session) {
-        for handle in session.tokenTimers {
+        if let handle = session.tokenWillExpireTimer {
             self.timers.cancel(handle)
         }
-        session.tokenTimers.removeAll()
+        if let handle = session.tokenExpiryTimer {
+            self.timers.cancel(handle)
+        }
+        session.tokenWillExpireTimer = nil
+        session.tokenExpiryTimer = nil
     }
 
     /// TOK-20: TokenExpired, ConnectionStateChanged(ABORTED, TOKEN_EXPIRED), end of session, Disconnect.

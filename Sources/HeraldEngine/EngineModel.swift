@@ -103,6 +103,9 @@ struct OutstandingDelivery: Sendable {
 }
 
 /// Every timer the engine runs. Feature timers carry their feature's own key types.
+///
+/// The cases with large payloads are `indirect`, so that a timer action takes 24 bytes: the engine keeps a few timers
+/// for every connection and session (Issue 13: the memory of an idle connection).
 enum TimerAction: Hashable, Sendable {
     case handshakeTimeout(ConnectionID)
     case idleCheck(ConnectionID)
@@ -112,10 +115,10 @@ enum TimerAction: Hashable, Sendable {
     case offlinePurge
     case peer(PeerTimer)
     case presence(PresenceTimer)
-    case channel(ChannelTimer)
+    indirect case channel(ChannelTimer)
     case invitation(InvitationTimer)
     /// The checks of a login stalled by test control overran `login_timeout_ms` (SES-4).
-    case testControlLoginOverrun(PendingResponse)
+    indirect case testControlLoginOverrun(PendingResponse)
     /// A connection with `max_outbound_queue_frames` deliveries outstanding and messages held for it may have
     /// acknowledged nothing for ``HeraldEngine/ackStallMs`` (LIM-34).
     case ackStall(ConnectionID)
@@ -128,19 +131,121 @@ struct ReceiveLimitOverrun: Hashable, Sendable {
     var payloadLength: Int
 }
 
+/// The capabilities granted on a connection: one bit for each capability this engine knows (no set and no strings
+/// for each connection, Issue 13), and a set only for a capability it does not know.
+struct GrantedCapabilities {
+    private var bits: UInt16 = 0
+    private var others: Set<Capability>?
+
+    /// No capability.
+    init() {}
+
+    /// The capabilities of `set`.
+    init(_ set: Set<Capability>) {
+        for capability in set {
+            self.insert(capability)
+        }
+    }
+
+    /// The bit of a capability this engine knows, by name.
+    private static func bit(of capability: Capability) -> UInt16? {
+        switch capability.name {
+        case Capability.core.name: return 1 << 0
+        case Capability.peerMessages.name: return 1 << 1
+        case Capability.offlineMessages.name: return 1 << 2
+        case Capability.presence.name: return 1 << 3
+        case Capability.userAttributes.name: return 1 << 4
+        case Capability.channels.name: return 1 << 5
+        case Capability.channelMessages.name: return 1 << 6
+        case Capability.channelAttributes.name: return 1 << 7
+        case Capability.invitations.name: return 1 << 8
+        case Capability.legacySignaling.name: return 1 << 9
+        case Capability.testControl.name: return 1 << 10
+        default: return nil
+        }
+    }
+
+    /// Adds a capability.
+    mutating func insert(_ capability: Capability) {
+        if let bit = Self.bit(of: capability) {
+            self.bits |= bit
+        } else {
+            self.others = (self.others ?? []).union([capability])
+        }
+    }
+
+    /// Whether the capability of an opcode is one of them, given the opcode's ``Capability/maskBit(of:)`` (0 for
+    /// an opcode of no capability, which is always allowed): the check made on every frame, without a name.
+    func allows(opcodeBit bit: UInt32) -> Bool {
+        bit == 0 || UInt32(self.bits) & bit != 0
+    }
+
+    /// Whether `capability` is one of them.
+    func contains(_ capability: Capability) -> Bool {
+        if let bit = Self.bit(of: capability) {
+            return self.bits & bit != 0
+        }
+        return self.others?.contains(capability) ?? false
+    }
+}
+
+/// The ids of a connection's requests not yet answered (HS-32): one inline, more in a set. Most connections have at
+/// most one request in flight, and an idle one none: it then holds no set storage (Issue 13).
+struct InFlightRequests {
+    private var single: UInt32?
+    private var more: Set<UInt32> = []
+
+    /// No request.
+    init() {}
+
+    /// Whether `requestID` is in flight.
+    func contains(_ requestID: UInt32) -> Bool {
+        self.single == requestID || (!self.more.isEmpty && self.more.contains(requestID))
+    }
+
+    /// Adds a request id that is not in flight.
+    mutating func insert(_ requestID: UInt32) {
+        if self.single == nil {
+            self.single = requestID
+        } else {
+            self.more.insert(requestID)
+        }
+    }
+
+    /// Removes a request id; returns it if it was in flight.
+    mutating func remove(_ requestID: UInt32) -> UInt32? {
+        if self.single == requestID {
+            self.single = nil
+            return requestID
+        }
+        guard !self.more.isEmpty, let removed = self.more.remove(requestID) else { return nil }
+        if self.more.isEmpty {
+            self.more = []
+        }
+        return removed
+    }
+
+    /// Removes every request id.
+    mutating func removeAll() {
+        self.single = nil
+        self.more = []
+    }
+}
+
 /// One transport connection. Owned by the engine actor; never leaves it.
 final class Connection {
     let id: ConnectionID
     let sink: any EngineConnectionSink
     /// A name for the transport, for logs (`tcp`, `tls`, `ws`, `wss`, `test`).
     let transport: String
-    /// The value of `Welcome.connection_id`.
-    let publicID: String
+    /// The random part of ``publicID``, kept instead of the string: an idle connection should cost little (Issue 13).
+    let publicIDBits: UInt64
+    /// The value of `Welcome.connection_id`: the connection's id and 6 random bytes in hex.
+    var publicID: String { "\(self.id)-\(HeraldEngine.hex(self.publicIDBits, bytes: 6))" }
     // What every frame sent to the connection reads comes first, so that a fan-out reaches one cache line of
     // each receiver's connection.
     var phase: ConnectionPhase = .awaitingHello
-    /// ``granted`` as bits (``Capability/maskBit(of:)``), for the checks made on every frame.
-    private(set) var grantedMask: UInt32 = 0
+    var granted = GrantedCapabilities()
     /// The connection exceeded its outbound queue (LIM-14) and is closed once the current input is processed.
     var slowConsumer = false
     /// The connection is in the engine's list of connections to flush.
@@ -150,9 +255,6 @@ final class Connection {
     var receiveLimitOverrun: ReceiveLimitOverrun?
     /// Frames produced while processing the current input, written when it has been processed.
     var pending = OutboundBytes()
-    var granted: Set<Capability> = [] {
-        didSet { self.grantedMask = Capability.mask(of: self.granted) }
-    }
     /// The client's receive limit (HS-28).
     var clientMaxPayloadLength = HeraldFrameHeader.defaultMaximumPayloadLength
     var session: Session?
@@ -175,7 +277,7 @@ final class Connection {
     var peerHolds = 0
     var loginRate: RateCounter?
     /// Request ids received and not yet answered (HS-32).
-    var inFlight: Set<UInt32> = []
+    var inFlight = InFlightRequests()
     /// When the last complete frame arrived (HS-42).
     var lastReceivedMs: Int64
     var nextDeliveryID: UInt32 = 1
@@ -191,11 +293,11 @@ final class Connection {
     /// Whether the connection's inputs wait: its session's cached messages are being read (PEER-51).
     var isInputBlocked: Bool { self.session?.peer.cacheRead != nil }
 
-    init(id: ConnectionID, sink: any EngineConnectionSink, transport: String, publicID: String, now: Int64) {
+    init(id: ConnectionID, sink: any EngineConnectionSink, transport: String, publicIDBits: UInt64, now: Int64) {
         self.id = id
         self.sink = sink
         self.transport = transport
-        self.publicID = publicID
+        self.publicIDBits = publicIDBits
         self.lastReceivedMs = now
         self.lastAckMs = now
     }
@@ -220,7 +322,10 @@ final class Session {
     /// Engine-wide serial number, never reused.
     let serial: UInt64
     let user: UserKey
-    let sessionID: String
+    /// The random part of ``sessionID``, kept instead of the string (Issue 13).
+    let sessionIDBits: UInt64
+    /// The session id sent in `LoginResponse`: the serial and 8 random bytes in hex.
+    var sessionID: String { "s-\(self.serial)-\(HeraldEngine.hex(self.sessionIDBits, bytes: 8))" }
     /// The session's connection (the reference cycle is broken when the session ends).
     let connection: Connection
     let startedMs: Int64
@@ -228,9 +333,10 @@ final class Session {
     var tokenExpiresMs: Int64?
     /// Bumped on each accepted token so stale token timers do nothing.
     var tokenGeneration: UInt64 = 0
-    /// The handles of the current token's timers (TOK-18, TOK-20), cancelled at renewal and at the end of the
-    /// session (LIM-32).
-    var tokenTimers: [UInt64] = []
+    /// The handles of the current token's timers (TOK-18, TOK-20): the about-to-expire notice and the expiry,
+    /// cancelled at renewal and at the end of the session (LIM-32). Two fields rather than an array (Issue 13).
+    var tokenWillExpireTimer: UInt64?
+    var tokenExpiryTimer: UInt64?
     /// The session has ended; nothing more is sent for it.
     var ended = false
     /// The last `seq` of the user stream (Spec/17-extensibility.md §17.7).
@@ -246,10 +352,10 @@ final class Session {
     /// Invitation state of this session.
     var invitations = InvitationSessionState()
 
-    init(serial: UInt64, user: UserKey, sessionID: String, connection: Connection, startedMs: Int64) {
+    init(serial: UInt64, user: UserKey, sessionIDBits: UInt64, connection: Connection, startedMs: Int64) {
         self.serial = serial
         self.user = user
-        self.sessionID = sessionID
+        self.sessionIDBits = sessionIDBits
         self.connection = connection
         self.startedMs = startedMs
     }

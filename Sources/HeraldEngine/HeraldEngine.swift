@@ -194,8 +194,13 @@ public actor HeraldEngine {
         self.beginInput()
         let id = ConnectionID(rawValue: self.nextConnectionNumber)
         self.nextConnectionNumber += 1
-        let publicID = "\(id)-\(self.randomHex(bytes: 6))"
-        let connection = Connection(id: id, sink: sink, transport: transport, publicID: publicID, now: self.now)
+        let connection = Connection(
+            id: id,
+            sink: sink,
+            transport: transport,
+            publicIDBits: self.idRandom.next(),
+            now: self.now
+        )
         if self.isCrashed {
             sink.close()
             self.endInput()
@@ -605,8 +610,7 @@ public actor HeraldEngine {
     func acceptsStreamEvent(_ opcode: Herald_V1_Opcode, on connection: Connection, ended: Bool) -> Bool {
         guard !ended, connection.phase == .handshaken, !connection.slowConsumer, connection.receiveLimitOverrun == nil
         else { return false }
-        let bit = Capability.maskBit(of: opcode)
-        return bit == 0 || connection.grantedMask & bit != 0
+        return connection.granted.allows(opcodeBit: Capability.maskBit(of: opcode))
     }
 
     /// Queues `Disconnect`, marks the connection closed, ends its session with the cause "disconnect" (unless it
@@ -783,8 +787,14 @@ public actor HeraldEngine {
     /// `bytes` random bytes (at most 8) in lower-case hex, from the engine's generator: the unpredictable part of
     /// connection and session ids (their uniqueness comes from the serial number before it).
     func randomHex(bytes: Int) -> String {
+        Self.hex(self.idRandom.next(), bytes: bytes)
+    }
+
+    /// The low `bytes` bytes of `bits` (at most 8) as lower-case hex digits, least significant digit first (the digits
+    /// of ``randomHex(bytes:)``).
+    static func hex(_ bits: UInt64, bytes: Int) -> String {
         let digits: StaticString = "0123456789abcdef"
-        var value = self.idRandom.next()
+        var value = bits
         let count = min(bytes, 8) * 2
         return String(unsafeUninitializedCapacity: count) { buffer in
             digits.withUTF8Buffer { table in

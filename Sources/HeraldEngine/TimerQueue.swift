@@ -3,11 +3,13 @@
 /// Timers with equal deadlines fire in the order they were scheduled. Cancelling is O(1); cancelled entries are
 /// dropped when they reach the top, and the heap is compacted when more than half of it is cancelled, so its size
 /// stays bounded by twice the number of live timers.
+///
+/// Each action is stored once, in ``live``; the heap holds only deadlines and serials (16 bytes an entry), so that
+/// the timers of many idle connections, and the cancelled entries still waiting to reach the top, cost little.
 struct TimerQueue {
     struct Entry {
         var deadline: Int64
         var serial: UInt64
-        var action: TimerAction
     }
 
     private var heap: [Entry] = []
@@ -27,7 +29,7 @@ struct TimerQueue {
         let serial = self.nextSerial
         self.nextSerial += 1
         self.live[serial] = action
-        self.heap.append(Entry(deadline: deadline, serial: serial, action: action))
+        self.heap.append(Entry(deadline: deadline, serial: serial))
         self.siftUp(self.heap.count - 1)
         return serial
     }
@@ -52,8 +54,7 @@ struct TimerQueue {
         self.dropCancelledTop()
         guard let top = self.heap.first, top.deadline <= now else { return nil }
         self.removeTop()
-        self.live[top.serial] = nil
-        return top.action
+        return self.live.removeValue(forKey: top.serial)
     }
 
     private mutating func dropCancelledTop() {

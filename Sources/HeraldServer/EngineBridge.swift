@@ -51,7 +51,7 @@ final class EngineBridgeHandler: ChannelDuplexHandler {
     private var batch: [HeraldFrame] = []
     private var batchArrivedAtMs: Int64 = 0
     /// Events that wait while the connection's requests are paused, in order.
-    private var held = CircularBuffer<InboundEvent>()
+    private var held = HeldEvents()
     /// A batch of held frames is with the engine; the next goes when it has been processed.
     private var draining = false
     /// Reading is paused because `capacity` frames are held; a read was asked for meanwhile.
@@ -105,7 +105,12 @@ final class EngineBridgeHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let event = Self.unwrapInboundIn(data)
+        self.receive(Self.unwrapInboundIn(data), context: context)
+    }
+
+    /// Takes one inbound event of the connection: what ``channelRead(context:data:)`` does with it, also called by
+    /// ``StreamEngineBridgeHandler`` for the frames it decodes.
+    func receive(_ event: InboundEvent, context: ChannelHandlerContext) {
         switch event {
         case .transportReady:
             self.open(context: context)
@@ -162,8 +167,7 @@ final class EngineBridgeHandler: ChannelDuplexHandler {
         if self.opened && !self.closed {
             self.closed = true
             // What was held goes to the engine before the close, as it would have had the connection stayed.
-            let rest = Array(self.held)
-            self.held.removeAll()
+            let rest = self.held.removeAll()
             let link = self.link
             let logger = self.logger
             self.onEngine { engine in
@@ -336,6 +340,167 @@ final class EngineBridgeHandler: ChannelDuplexHandler {
     /// `Pong` may overtake earlier responses (HS-36).
     static func neverWaits(_ frame: HeraldFrame) -> Bool {
         frame.opcode == .deliveryAck || frame.opcode == .ping
+    }
+}
+
+/// The events an ``EngineBridgeHandler`` holds, in order: no storage until one is held, none again once all have
+/// gone (every connection has a handler and most never hold anything, Issue 13).
+struct HeldEvents {
+    private var events: CircularBuffer<InboundEvent>?
+
+    /// Nothing held.
+    init() {}
+
+    /// Whether nothing is held.
+    var isEmpty: Bool { self.events?.isEmpty ?? true }
+
+    /// How many events are held.
+    var count: Int { self.events?.count ?? 0 }
+
+    /// The oldest event held.
+    var first: InboundEvent? { self.events?.first }
+
+    /// Holds one more event.
+    mutating func append(_ event: InboundEvent) {
+        if self.events == nil {
+            self.events = CircularBuffer(initialCapacity: 4)
+        }
+        self.events!.append(event)
+    }
+
+    /// Removes and returns the oldest event held.
+    mutating func popFirst() -> InboundEvent? {
+        let event = self.events?.popFirst()
+        if self.events?.isEmpty == true {
+            self.events = nil
+        }
+        return event
+    }
+
+    /// Removes and returns every event held, oldest first.
+    @discardableResult
+    mutating func removeAll() -> [InboundEvent] {
+        defer { self.events = nil }
+        return self.events.map(Array.init) ?? []
+    }
+}
+
+/// The end of the pipeline of a plain TCP connection: splits the byte stream into frames with
+/// ``HeraldStreamDecoder`` and hands them to an ``EngineBridgeHandler``, which it runs in its own place.
+///
+/// It does what `ByteToMessageHandler(HeraldStreamDecoder(…))` followed by the ``EngineBridgeHandler`` did, with one
+/// handler instead of two: decoding until a read's bytes are used up, `decodeLast` until it returns nothing when the
+/// input ends (a closed connection or `ChannelEvent.inputClosed`), nothing decoded after that. Every connection has
+/// one, so the handler, its context and the decoder's buffers are memory that every idle connection holds
+/// (Issue 13); bytes of an incomplete frame are copied out of the read buffer, which NIO then reuses for the next read
+/// instead of allocating another one.
+final class StreamEngineBridgeHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = Any
+
+    private let bridge: EngineBridgeHandler
+    private var decoder: HeraldStreamDecoder
+    /// The bytes of an incomplete frame, waiting for the next read.
+    private var partial: ByteBuffer?
+    /// The input ended and `decodeLast` has run: nothing more is decoded.
+    private var finished = false
+
+    /// Creates the handler of one connection.
+    ///
+    /// - Parameters:
+    ///   - decoder: The connection's frame decoder.
+    ///   - bridge: What the frames go to; not added to the pipeline itself.
+    init(decoder: HeraldStreamDecoder, bridge: EngineBridgeHandler) {
+        self.decoder = decoder
+        self.bridge = bridge
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.bridge.handlerAdded(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.finished = true
+        self.partial = nil
+        self.bridge.handlerRemoved(context: context)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.bridge.channelActive(context: context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.finished else { return }
+        var buffer = Self.unwrapInboundIn(data)
+        if var partial = self.partial {
+            self.partial = nil
+            partial.writeBuffer(&buffer)
+            buffer = partial
+        }
+        do {
+            // The decoder hands on a read's complete frames as one event, then a failure found after them, then
+            // nothing.
+            while let event = try self.decoder.decode(buffer: &buffer) {
+                self.bridge.receive(event, context: context)
+            }
+        } catch {
+            self.fail(error, context: context)
+            return
+        }
+        if buffer.readableBytes > 0 {
+            var rest = context.channel.allocator.buffer(capacity: buffer.readableBytes)
+            rest.writeBuffer(&buffer)
+            self.partial = rest
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.bridge.channelReadComplete(context: context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.decodeLast(context: context)
+        self.bridge.channelInactive(context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event as? ChannelEvent == .some(.inputClosed) {
+            self.decodeLast(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.bridge.errorCaught(context: context, error: error)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        self.bridge.read(context: context)
+    }
+
+    /// The input ended: what is left becomes `truncated-header` or `truncated-payload` (FRM-14, FRM-15).
+    private func decodeLast(context: ChannelHandlerContext) {
+        guard !self.finished else { return }
+        self.finished = true
+        var buffer = self.partial ?? ByteBuffer()
+        self.partial = nil
+        do {
+            // Called once even without bytes left, then until it has nothing more: the frames left, then the
+            // truncation failure (as ByteToMessageHandler does).
+            while let event = try self.decoder.decodeLast(buffer: &buffer, seenEOF: true) {
+                self.bridge.receive(event, context: context)
+            }
+        } catch {
+            self.fail(error, context: context)
+        }
+    }
+
+    /// The decoder threw (``HeraldStreamDecoder`` reports framing failures as events instead): nothing more is
+    /// decoded, and the error goes where ByteToMessageHandler sent it, to the bridge.
+    private func fail(_ error: any Error, context: ChannelHandlerContext) {
+        self.finished = true
+        self.partial = nil
+        self.bridge.errorCaught(context: context, error: error)
     }
 }
 

@@ -475,15 +475,25 @@ public final class HeraldServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)  // TRN-6
+            .childChannelOption(.recvAllocator, value: Self.receiveAllocator)
     }
 
+    /// How connections size their socket reads: from 512 bytes, growing with the reads up to 64 KiB.
+    ///
+    /// NIO keeps a connection's last read buffer for its next read, so the first size is memory every idle
+    /// connection holds (Issue 13); NIO's default starts at 2048 bytes. 512 bytes hold a `Hello`, a `LoginRequest`
+    /// with a usual token and a `Ping` in one read; a larger read doubles the next buffer, as before.
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
+
     /// Adds the sink and the ``EngineBridgeHandler`` of a connection whose pipeline is otherwise ready; must run on
-    /// the channel's event loop.
+    /// the channel's event loop. With a `decoder`, the bridge goes in a ``StreamEngineBridgeHandler`` that decodes
+    /// the connection's bytes itself.
     private func attachEngine(
         to channel: any Channel,
         framing: ChannelSink.Framing,
         transport: HeraldTransport,
-        waitsForTLS: Bool
+        waitsForTLS: Bool,
+        decoder: HeraldStreamDecoder? = nil
     ) throws {
         let sink = ChannelSink(
             channel: channel,
@@ -491,16 +501,19 @@ public final class HeraldServer: Service, Sendable {
             outbox: self.outboxes.outbox(of: channel.eventLoop),
             maximumQueuedFrames: self.configuration.engine.limits.maxOutboundQueueFrames
         )
-        try channel.pipeline.syncOperations.addHandler(
-            EngineBridgeHandler(
-                engine: self.engine,
-                sink: sink,
-                transport: transport,
-                waitsForTLS: waitsForTLS,
-                capacity: self.configuration.inboundFrameBuffer,
-                logger: self.logger
-            )
+        let bridge = EngineBridgeHandler(
+            engine: self.engine,
+            sink: sink,
+            transport: transport,
+            waitsForTLS: waitsForTLS,
+            capacity: self.configuration.inboundFrameBuffer,
+            logger: self.logger
         )
+        if let decoder {
+            try channel.pipeline.syncOperations.addHandler(StreamEngineBridgeHandler(decoder: decoder, bridge: bridge))
+        } else {
+            try channel.pipeline.syncOperations.addHandler(bridge)
+        }
     }
 
     private func bindStream(
@@ -518,24 +531,28 @@ public final class HeraldServer: Service, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     connections.track(channel)
                     let pipeline = channel.pipeline.syncOperations
-                    if let tls {
-                        // The tls:// listener serves only Herald: an ALPN offer without herald/1 is refused (TRN-12).
-                        try pipeline.addHandler(ByteToMessageHandler(ALPNOfferCheck(applicationProtocol: heraldALPN)))
-                        try pipeline.addHandler(NIOSSLServerHandler(context: tls))
-                    }
-                    try pipeline.addHandler(
-                        ByteToMessageHandler(
-                            HeraldStreamDecoder(
-                                maximumPayloadLength: maximumPayloadLength,
-                                acceptedExtensions: acceptedExtensions,
-                                clock: clock
-                            )
-                        )
+                    let decoder = HeraldStreamDecoder(
+                        maximumPayloadLength: maximumPayloadLength,
+                        acceptedExtensions: acceptedExtensions,
+                        clock: clock
                     )
-                    if tls != nil {
-                        try pipeline.addHandler(TLSReadyHandler(timeout: timeout))
+                    guard let tls else {
+                        // Plain TCP: one handler decodes and feeds the engine (Issue 13: less memory per connection).
+                        try self.attachEngine(
+                            to: channel,
+                            framing: .stream,
+                            transport: transport,
+                            waitsForTLS: false,
+                            decoder: decoder
+                        )
+                        return
                     }
-                    try self.attachEngine(to: channel, framing: .stream, transport: transport, waitsForTLS: tls != nil)
+                    // The tls:// listener serves only Herald: an ALPN offer without herald/1 is refused (TRN-12).
+                    try pipeline.addHandler(ByteToMessageHandler(ALPNOfferCheck(applicationProtocol: heraldALPN)))
+                    try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+                    try pipeline.addHandler(ByteToMessageHandler(decoder))
+                    try pipeline.addHandler(TLSReadyHandler(timeout: timeout))
+                    try self.attachEngine(to: channel, framing: .stream, transport: transport, waitsForTLS: true)
                 }
             }
             .bind(host: address.host, port: address.port)

@@ -12,11 +12,16 @@ import Testing
         }
     }
 
-    @Test func theMaskHoldsExactlyTheGrantedCapabilities() {
-        for (index, capability) in Capability.allV1.enumerated() {
-            #expect(Capability.mask(of: [capability]) == UInt32(1) << UInt32(index))
-            let others = Set(Capability.allV1).subtracting([capability]).union([.testControl])
-            #expect(Capability.mask(of: others) & (UInt32(1) << UInt32(index)) == 0)
+    @Test func aConnectionIsAllowedTheOpcodesOfItsCapabilitiesOnly() {
+        for capability in Capability.allV1 {
+            let granted = GrantedCapabilities([capability, .testControl])
+            for opcode in Herald_V1_Opcode.allCases {
+                let owner = Capability.of(opcode)
+                #expect(
+                    granted.allows(opcodeBit: Capability.maskBit(of: opcode)) == (owner == nil || owner == capability),
+                    "\(capability) and \(opcode)"
+                )
+            }
         }
     }
 }
