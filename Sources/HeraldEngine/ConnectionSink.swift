@@ -203,8 +203,9 @@ public struct OutboundBytes: Sendable {
 
 /// Where the engine writes a connection's frames: implemented by each transport, and by tests.
 ///
-/// The engine calls a sink only from its own executor, in order. Implementations must not block.
-public protocol EngineConnectionSink: Sendable {
+/// The engine calls a sink only from its own executor, in order. Implementations must not block. Sinks are objects
+/// (one reference per connection in the engine, not an existential box).
+public protocol EngineConnectionSink: AnyObject, Sendable {
     /// Queues frames for the client, in order, and flushes them.
     func write(_ frames: OutboundBytes)
 

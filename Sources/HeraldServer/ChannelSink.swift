@@ -145,6 +145,10 @@ final class ChannelSink: EngineConnectionSink, Sendable {
     private func framesWritten(_ count: Int) {
         let state = self.state.value
         state.held -= count
+        if state.held == 0 {
+            // Writes complete in order: every write has completed, and an idle connection keeps no future.
+            state.lastWrite = nil
+        }
         if !state.flushing {
             self.publish(state)
         }
