@@ -60,37 +60,30 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
     /// The capability an opcode belongs to (Spec/03-framing.md opcode table), or `nil` for opcodes that are not
     /// requests or events of a capability.
     public static func of(_ opcode: Herald_V1_Opcode) -> Capability? {
-        if opcode == .channelMemberList { return .legacySignaling }
-        let group = opcode.rawValue >> 8
-        switch group {
-        case 0x00, 0x01: return .core
-        case 0x02: return .peerMessages
-        case 0x03: return .presence
-        case 0x04: return .userAttributes
-        case 0x05: return .channels
-        case 0x06: return .channelMessages
-        case 0x07: return .channelAttributes
-        case 0x08: return .invitations
-        case 0x09: return .legacySignaling
-        default: return nil
-        }
+        Self.index(of: opcode).map { Self.allV1[$0] }
     }
 
     /// The bit of the capability an opcode belongs to (``of(_:)``) in a connection's granted capabilities (bit `n`
     /// for ``allV1```[n]`), or 0 for an opcode that belongs to none: the check every frame makes, without a name.
     static func maskBit(of opcode: Herald_V1_Opcode) -> UInt32 {
-        if opcode == .channelMemberList { return 1 << 9 }
+        Self.index(of: opcode).map { UInt32(1) << UInt32($0) } ?? 0
+    }
+
+    /// The position in ``allV1`` of the capability an opcode belongs to, from the opcode's group (Spec/03-framing.md
+    /// opcode table), or `nil` for opcodes that are not requests or events of a capability.
+    private static func index(of opcode: Herald_V1_Opcode) -> Int? {
+        if opcode == .channelMemberList { return 9 }  // legacy-signaling
         switch opcode.rawValue >> 8 {
-        case 0x00, 0x01: return 1 << 0
-        case 0x02: return 1 << 1
-        case 0x03: return 1 << 3
-        case 0x04: return 1 << 4
-        case 0x05: return 1 << 5
-        case 0x06: return 1 << 6
-        case 0x07: return 1 << 7
-        case 0x08: return 1 << 8
-        case 0x09: return 1 << 9
-        default: return 0
+        case 0x00, 0x01: return 0  // core
+        case 0x02: return 1  // peer-messages
+        case 0x03: return 3  // presence
+        case 0x04: return 4  // user-attributes
+        case 0x05: return 5  // channels
+        case 0x06: return 6  // channel-messages
+        case 0x07: return 7  // channel-attributes
+        case 0x08: return 8  // invitations
+        case 0x09: return 9  // legacy-signaling
+        default: return nil
         }
     }
 

@@ -15,9 +15,6 @@ struct OutboundFrame {
     /// for a frame without one.
     var seqTag: UInt64 = 0
     var seq: UInt64 = 0
-
-    /// The number of bytes of the whole frame.
-    var byteCount: Int { HeraldFrameHeader.size + self.header.payloadLength }
 }
 
 /// Frames on their way to one client, encoded back to back: what the engine hands its ``EngineConnectionSink``
