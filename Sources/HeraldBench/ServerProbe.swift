@@ -274,12 +274,20 @@ enum ProcFS {
         defer { closedir(handle) }
         var names: [String] = []
         while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-                String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+            let name = Self.name(of: entry)
             if name != "." && name != ".." { names.append(name) }
         }
         return names
+    }
+
+    /// The name of a directory entry, read up to its terminating NUL and no further.
+    ///
+    /// `d_name` is declared as 256 bytes, but a record returned by `readdir` is only `d_reclen` bytes long: copying
+    /// the whole field (as `entry.pointee.d_name` does) reads past the last record of glibc's buffer, and crashed a
+    /// test process whose buffer ended where its heap did.
+    static func name(of entry: UnsafePointer<dirent>) -> String {
+        let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        return String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
     }
 }
 

@@ -1,6 +1,11 @@
+import Foundation
 import Testing
 
 @testable import HeraldBench
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `/proc` parsers of ``ServerProbe`` read sample files as Linux writes them, and ``BenchUsage`` derives its
 /// per-operation figures.
@@ -50,6 +55,41 @@ import Testing
         let counters = try #require(ProcFS.counters(pid: pid))
         #expect(counters.contextSwitches != nil)
         #expect(ProcFS.counters(pid: -5) == nil)
+    }
+
+    /// A `readdir` record is only as long as its name: reading the name must stop at its NUL. The record here ends
+    /// at the last byte before an inaccessible page, as the last record of glibc's buffer may; reading the whole
+    /// 256-byte `d_name` field crashes the process.
+    @Test func readsAnEntryNameUpToItsEndOnly() throws {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let mapping = try #require(
+            mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            "mmap"
+        )
+        #expect(mapping != MAP_FAILED)
+        defer { munmap(mapping, 2 * page) }
+        #expect(mprotect(mapping + page, page, PROT_NONE) == 0)
+        let name = Array("1354".utf8) + [0]
+        let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        let record = mapping + page - (offset + name.count)
+        #expect(Int(bitPattern: record) % MemoryLayout<dirent>.alignment == 0)
+        record.storeBytes(of: 0xA2_D71F, toByteOffset: 0, as: UInt64.self)
+        for (index, byte) in name.enumerated() {
+            record.storeBytes(of: byte, toByteOffset: offset + index, as: UInt8.self)
+        }
+        #expect(ProcFS.name(of: record.assumingMemoryBound(to: dirent.self)) == "1354")
+    }
+
+    @Test func listsADirectoryWithoutItsDotEntries() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-procfs-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let long = String(repeating: "n", count: 255)
+        for name in ["1", "1354", long] {
+            #expect(FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: nil))
+        }
+        #expect(ProcFS.directory(directory.path).sorted() == ["1", "1354", long])
+        #expect(ProcFS.directory(directory.appendingPathComponent("absent").path).isEmpty)
     }
 
     @Test func derivesFiguresPerOperation() {
