@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "HeraldWire", targets: ["HeraldWire"]),
         .library(name: "HeraldEngine", targets: ["HeraldEngine"]),
         .library(name: "HeraldServer", targets: ["HeraldServer"]),
+        .library(name: "HeraldClient", targets: ["HeraldClient"]),
         .library(name: "HeraldConformance", targets: ["HeraldConformance"]),
         .library(name: "HeraldBench", targets: ["HeraldBench"]),
         .executable(name: "herald", targets: ["herald"]),
@@ -109,6 +110,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "HeraldClient",
+            dependencies: [
+                "HeraldWire",
+                "HeraldMessages",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "HeraldConformance",
             dependencies: [
                 "HeraldCorpus",
@@ -146,6 +162,7 @@ let package = Package(
             name: "herald",
             dependencies: [
                 "HeraldBench",
+                "HeraldClient",
                 "HeraldConformance",
                 "HeraldEngine",
                 "HeraldServer",
@@ -166,6 +183,21 @@ let package = Package(
         .testTarget(
             name: "HeraldBenchTests",
             dependencies: ["HeraldBench", "HeraldMessages"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HeraldClientTests",
+            dependencies: [
+                "HeraldClient",
+                "HeraldSpec",
+                "HeraldServer",
+                "HeraldEngine",
+                "HeraldWire",
+                "HeraldMessages",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

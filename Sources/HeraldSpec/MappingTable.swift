@@ -3,13 +3,15 @@ import Foundation
 /// The table in `Spec/mapping.md` that maps every seed row (an Agora Signaling / RTM API or callback) to Herald.
 ///
 /// The table's header is
-/// `| # | Seed | Section | Kind | Description | Signaling | RTM (Objective-C) | RTM (C++) | Herald |`.
+/// `| # | Seed | Section | Kind | Description | Signaling | RTM (Objective-C) | RTM (C++) | Herald | HeraldClient |`.
 /// Names in backticks are extracted from every cell. A Herald cell either starts with `client-side:` or names
-/// schema messages in backticks.
+/// schema messages in backticks; a HeraldClient cell names the public symbols of the `HeraldClient` library in
+/// backticks.
 public struct MappingTable: Sendable {
     /// The column titles the table must have, in order.
     public static let columns = [
         "#", "Seed", "Section", "Kind", "Description", "Signaling", "RTM (Objective-C)", "RTM (C++)", "Herald",
+        "HeraldClient",
     ]
 
     /// The prefix of a Herald cell for behaviour that stays in the client library.
@@ -35,6 +37,8 @@ public struct MappingTable: Sendable {
         public var rtmCpp: String
         /// The Herald cell, verbatim.
         public var herald: String
+        /// The HeraldClient cell, verbatim.
+        public var heraldClient: String
         /// The 1-based line number of the row in `mapping.md`.
         public var line: Int
 
@@ -49,6 +53,7 @@ public struct MappingTable: Sendable {
             rtmObjectiveC: String,
             rtmCpp: String,
             herald: String,
+            heraldClient: String = "",
             line: Int
         ) {
             self.number = number
@@ -60,6 +65,7 @@ public struct MappingTable: Sendable {
             self.rtmObjectiveC = rtmObjectiveC
             self.rtmCpp = rtmCpp
             self.herald = herald
+            self.heraldClient = heraldClient
             self.line = line
         }
 
@@ -73,12 +79,18 @@ public struct MappingTable: Sendable {
             MappingTable.backtickedNames(in: self.herald)
         }
 
+        /// The backticked names of the HeraldClient cell (public symbols of the `HeraldClient` library, written
+        /// `Type.member(label:)` or `HeraldClientEvent.case`).
+        public var heraldClientNames: [String] {
+            MappingTable.backtickedNames(in: self.heraldClient)
+        }
+
         /// The backticked names in every cell of the row.
         public var allNames: Set<String> {
             Set(
                 [
                     self.seed, self.section, self.kind, self.description, self.signaling, self.rtmObjectiveC,
-                    self.rtmCpp, self.herald,
+                    self.rtmCpp, self.herald, self.heraldClient,
                 ]
                 .flatMap(MappingTable.backtickedNames)
             )
@@ -145,6 +157,7 @@ public struct MappingTable: Sendable {
                     rtmObjectiveC: cells[6],
                     rtmCpp: cells[7],
                     herald: cells[8],
+                    heraldClient: cells[9],
                     line: index + 1
                 )
             )

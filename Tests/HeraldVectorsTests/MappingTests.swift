@@ -217,10 +217,10 @@ struct MissingFile: Error, CustomStringConvertible {
             markdown: """
                 # Mapping
 
-                | # | Seed | Section | Kind | Description | Signaling | RTM (Objective-C) | RTM (C++) | Herald |
-                | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-                | 1 | `000_a.txt` | Login | method | log in | `login`, `login2` | `loginByToken:user:completion:` | `login()` | `LoginRequest` → `LoginResponse` |
-                | 2 | `000_a.txt` | Login | method | destroy | `destroy` | N/A | N/A | client-side: frees memory \\| nothing on the wire |
+                | # | Seed | Section | Kind | Description | Signaling | RTM (Objective-C) | RTM (C++) | Herald | HeraldClient |
+                | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+                | 1 | `000_a.txt` | Login | method | log in | `login`, `login2` | `loginByToken:user:completion:` | `login()` | `LoginRequest` → `LoginResponse` | `HeraldClient.login(userID:token:)` |
+                | 2 | `000_a.txt` | Login | method | destroy | `destroy` | N/A | N/A | client-side: frees memory \\| nothing on the wire | `HeraldClient.close()` |
 
                 Messages without a row: `Hello`, `Welcome`.
                 """
@@ -231,6 +231,8 @@ struct MissingFile: Error, CustomStringConvertible {
         #expect(table.rows[0].allNames.isSuperset(of: ["login", "login2", "loginByToken:user:completion:", "login()"]))
         #expect(table.rows[1].isClientSide)
         #expect(table.rows[1].herald == "client-side: frees memory | nothing on the wire")
+        #expect(table.rows[0].heraldClientNames == ["HeraldClient.login(userID:token:)"])
+        #expect(table.rows[1].heraldClientNames == ["HeraldClient.close()"])
         #expect(table.noteNames == ["Hello", "Welcome"])
     }
 
