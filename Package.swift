@@ -127,6 +127,7 @@ let package = Package(
         .target(
             name: "HeraldConformance",
             dependencies: [
+                "HeraldClient",
                 "HeraldCorpus",
                 "HeraldServer",
                 "HeraldEngine",
@@ -195,6 +196,7 @@ let package = Package(
                 "HeraldWire",
                 "HeraldMessages",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ],

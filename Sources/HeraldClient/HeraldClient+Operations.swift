@@ -22,7 +22,8 @@ extension HeraldClient {
         request.enableOfflineMessaging = options.enableOfflineMessaging
         request.enableHistoricalMessaging = options.enableHistoricalMessaging
         request.ackMode = options.ackMode
-        let response = try await self.request(request, Herald_V1_SendPeerMessageResponse.self)
+        request.idempotencyKey = UUIDText.random()
+        let response = try await self.request(request, Herald_V1_SendPeerMessageResponse.self, retry: true)
         let cached = response.result == .cachedByServer
         if !cached { try Self.check(response.result, of: response, "send a message to '\(peerID)'") }
         return SentMessage(
@@ -137,6 +138,7 @@ extension HeraldClient {
         request.legacyMemberList = legacyMemberList
         let response = try await self.request(request, Herald_V1_JoinChannelResponse.self)
         try Self.check(response.result, of: response, "join '\(channelID)'")
+        self.noteJoined(channelID, true)
         self.noteLegacyMemberList(channelID, legacyMemberList)
     }
 
@@ -144,6 +146,7 @@ extension HeraldClient {
         var request = Herald_V1_LeaveChannelRequest()
         request.channelID = channelID
         let response = try await self.request(request, Herald_V1_LeaveChannelResponse.self)
+        self.noteJoined(channelID, false)
         try Self.check(response.result, of: response, "leave '\(channelID)'")
         self.noteLegacyMemberList(channelID, false)
     }
@@ -157,7 +160,8 @@ extension HeraldClient {
         request.channelID = channelID
         request.message = message.body
         request.enableHistoricalMessaging = enableHistoricalMessaging
-        let response = try await self.request(request, Herald_V1_SendChannelMessageResponse.self)
+        request.idempotencyKey = UUIDText.random()
+        let response = try await self.request(request, Herald_V1_SendChannelMessageResponse.self, retry: true)
         try Self.check(response.result, of: response, "send a message to '\(channelID)'")
         return SentMessage(
             messageID: response.messageID,
@@ -195,7 +199,8 @@ extension HeraldClient {
         request.channelID = channelID
         request.attributes = attributes.map(\.proto)
         request.notifyMembers = options.notifyMembers
-        let response = try await self.request(request, Herald_V1_SetChannelAttributesResponse.self)
+        request.idempotencyKey = UUIDText.random()
+        let response = try await self.request(request, Herald_V1_SetChannelAttributesResponse.self, retry: true)
         try Self.check(response.result, of: response, "set the attributes of '\(channelID)'")
     }
 
@@ -209,7 +214,8 @@ extension HeraldClient {
         request.channelID = channelID
         request.attributes = attributes.map(\.proto)
         request.notifyMembers = options.notifyMembers
-        let response = try await self.request(request, Herald_V1_AddOrUpdateChannelAttributesResponse.self)
+        request.idempotencyKey = UUIDText.random()
+        let response = try await self.request(request, Herald_V1_AddOrUpdateChannelAttributesResponse.self, retry: true)
         try Self.check(response.result, of: response, "update the attributes of '\(channelID)'")
     }
 
@@ -223,7 +229,12 @@ extension HeraldClient {
         request.channelID = channelID
         request.keys = keys
         request.notifyMembers = options.notifyMembers
-        let response = try await self.request(request, Herald_V1_DeleteChannelAttributesByKeysResponse.self)
+        request.idempotencyKey = UUIDText.random()
+        let response = try await self.request(
+            request,
+            Herald_V1_DeleteChannelAttributesByKeysResponse.self,
+            retry: true
+        )
         try Self.check(response.result, of: response, "delete attributes of '\(channelID)'")
     }
 
@@ -235,7 +246,8 @@ extension HeraldClient {
         var request = Herald_V1_ClearChannelAttributesRequest()
         request.channelID = channelID
         request.notifyMembers = options.notifyMembers
-        let response = try await self.request(request, Herald_V1_ClearChannelAttributesResponse.self)
+        request.idempotencyKey = UUIDText.random()
+        let response = try await self.request(request, Herald_V1_ClearChannelAttributesResponse.self, retry: true)
         try Self.check(response.result, of: response, "clear the attributes of '\(channelID)'")
     }
 
@@ -322,7 +334,8 @@ extension HeraldClient {
         var request = Herald_V1_SendChannelMessageExternalRequest()
         request.channelID = channelID
         request.message = message.body
-        let response = try await self.request(request, Herald_V1_SendChannelMessageExternalResponse.self)
+        request.idempotencyKey = UUIDText.random()
+        let response = try await self.request(request, Herald_V1_SendChannelMessageExternalResponse.self, retry: true)
         try Self.check(response.result, of: response, "send a message to '\(channelID)' from outside")
         return SentMessage(
             messageID: response.messageID,
@@ -346,7 +359,8 @@ extension HeraldClient {
         request.channelID = channelID
         request.digits = digits
         request.extra = extra
-        let response = try await self.request(request, Herald_V1_SendDtmfResponse.self)
+        request.idempotencyKey = UUIDText.random()
+        let response = try await self.request(request, Herald_V1_SendDtmfResponse.self, retry: true)
         try Self.check(response.result, of: response, "send DTMF to '\(calleeID)'")
     }
 

@@ -93,6 +93,9 @@ public actor HeraldClient {
         var opcode: Herald_V1_Opcode
     }
 
+    private var restoredWaiters: [(deadlineMs: Int64, continuation: CheckedContinuation<Bool, Never>)] = []
+    /// How many requests were sent again after a reconnection (with their idempotency keys).
+    public private(set) var retriedRequests = 0
     private var nextRequestID: UInt32 = 1
     private var pending: [UInt32: Pending] = [:]
     private var pings: Set<UInt32> = []
@@ -103,6 +106,8 @@ public actor HeraldClient {
     /// The channels the client is in.
     public private(set) var joinedChannels: Set<String> = []
     private var legacyMemberListChannels: Set<String> = []
+    /// The channels the app joined and has not left: what a reconnection rejoins.
+    private var wantedChannels: Set<String> = []
     /// The peers whose online state the client is subscribed to.
     public private(set) var subscribedPeers: Set<String> = []
     private var localInvitations: [String: LocalInvitation] = [:]
@@ -183,7 +188,31 @@ public actor HeraldClient {
         }
     }
 
+    /// Waits until a reconnection has restored the session (`true`), or has failed, or `deadlineMs` passed.
+    private func restored(before deadlineMs: Int64) async -> Bool {
+        await withCheckedContinuation { continuation in
+            self.restoredWaiters.append((deadlineMs, continuation))
+        }
+    }
+
+    /// Resumes the waiters of ``restored(before:)``: all with `outcome`, or with `nil` those whose deadline is past.
+    private func resumeRestoredWaiters(_ outcome: Bool?) {
+        let now = self.clock.nowMs()
+        var kept: [(deadlineMs: Int64, continuation: CheckedContinuation<Bool, Never>)] = []
+        for waiter in self.restoredWaiters {
+            if let outcome {
+                waiter.continuation.resume(returning: outcome)
+            } else if waiter.deadlineMs <= now {
+                waiter.continuation.resume(returning: false)
+            } else {
+                kept.append(waiter)
+            }
+        }
+        self.restoredWaiters = kept
+    }
+
     private func setState(_ state: ConnectionState, _ reason: ConnectionChangeReason) {
+        if state == .disconnected || state == .aborted { self.resumeRestoredWaiters(false) }
         guard state != self.connectionState || reason != self.connectionChangeReason else { return }
         self.connectionState = state
         self.connectionChangeReason = reason
@@ -206,9 +235,8 @@ public actor HeraldClient {
         }
         self.userID = userID
         self.token = token
-        self.resumeHandle = ""
-        self.joinedChannels = []
-        self.subscribedPeers = []
+        self.endSession()
+        self.legacyMemberListChannels = []
         self.setState(.connecting, .login)
         do {
             try await self.openConnection()
@@ -220,6 +248,8 @@ public actor HeraldClient {
         }
         self.setState(.connected, .loginSuccess)
         self.startTicker()
+        // The connection may have ended in the same read as the LoginResponse.
+        if self.transport == nil { self.connectionLost() }
     }
 
     /// Logs out (`logoutWithCompletion`, `logout`) and closes the connection once the server has answered
@@ -268,6 +298,7 @@ public actor HeraldClient {
         self.ticker = nil
         self.dropTransport()
         self.failPending(HeraldClientError(.clientClosed))
+        self.resumeRestoredWaiters(false)
         for subscriber in self.subscribers.values { subscriber.continuation.finish() }
         self.subscribers = [:]
     }
@@ -277,6 +308,7 @@ public actor HeraldClient {
         self.sessionID = ""
         self.resumeHandle = ""
         self.joinedChannels = []
+        self.wantedChannels = []
         self.channelSeq = [:]
         self.subscribedPeers = []
     }
@@ -352,10 +384,16 @@ public actor HeraldClient {
     // MARK: - Requests
 
     /// Sends `message` and returns the response (HS-37); checks the session and the capability first (HS-19).
+    ///
+    /// With `retry`, the request carries an idempotency key (`message` has one set), and a request whose connection
+    /// was lost before its answer is sent again, identical and with the same key (EXT-17, EXT-18), once the client
+    /// has reconnected and restored its channels, if that happens before the request's deadline: for the requests
+    /// whose key outlives the session (17.6), so that the server can recognise the retry.
     func request<Response: SwiftProtobuf.Message>(
         _ message: some SwiftProtobuf.Message,
         _ responseType: Response.Type,
-        needsSession: Bool = true
+        needsSession: Bool = true,
+        retry: Bool = false
     ) async throws(HeraldClientError) -> Response {
         guard let info = HeraldOpcodeTable.info(forMessageType: type(of: message)) else {
             throw HeraldClientError(.invalidArgument, "\(type(of: message)) is not a request")
@@ -371,7 +409,15 @@ public actor HeraldClient {
         if let capability = Self.capability(of: info.opcode), !self.granted.contains(capability) {
             throw HeraldClientError(.capabilityNotGranted, "the server did not grant '\(capability)' (HS-19)")
         }
-        let frame = try await self.exchange(info.opcode, message)
+        let deadline = self.clock.nowMs() + self.configuration.requestTimeoutMs
+        let frame: HeraldFrame
+        do {
+            frame = try await self.exchange(info.opcode, message, deadlineMs: deadline)
+        } catch  where retry && error.code == .connectionLost && self.connectionState == .reconnecting {
+            guard await self.restored(before: deadline) else { throw error }
+            self.retriedRequests += 1
+            frame = try await self.exchange(info.opcode, message, deadlineMs: deadline)
+        }
         guard frame.opcode == info.responseOpcode else {
             throw HeraldClientError(.protocolError, "\(info.name) was answered with \(frame.opcode)")
         }
@@ -387,7 +433,8 @@ public actor HeraldClient {
     /// Sends a request frame and waits for the frame that answers it.
     private func exchange(
         _ opcode: Herald_V1_Opcode,
-        _ message: some SwiftProtobuf.Message
+        _ message: some SwiftProtobuf.Message,
+        deadlineMs: Int64? = nil
     ) async throws(HeraldClientError) -> HeraldFrame {
         guard let transport = self.transport, !self.disconnectReceived else {
             throw HeraldClientError(.connectionLost, "not connected")
@@ -407,7 +454,7 @@ public actor HeraldClient {
                 "the \(opcode) payload is \(frame.payload.readableBytes) bytes; the server accepts \(maximum)"
             )
         }
-        let deadline = self.clock.nowMs() + self.configuration.requestTimeoutMs
+        let deadline = deadlineMs ?? self.clock.nowMs() + self.configuration.requestTimeoutMs
         let result = await withCheckedContinuation { continuation in
             self.pending[requestID] = Pending(continuation: continuation, deadlineMs: deadline, opcode: opcode)
             self.write([frame], on: transport)
@@ -493,6 +540,7 @@ public actor HeraldClient {
     /// The client's own task calls it; a test with a ``ManualClientClock`` may call it after advancing the clock.
     public func tick() {
         let now = self.clock.nowMs()
+        self.resumeRestoredWaiters(nil)
         let expired = self.pending.filter { $0.value.deadlineMs <= now }
         for (id, entry) in expired {
             self.pending[id] = nil
@@ -858,6 +906,10 @@ public actor HeraldClient {
         if subscribed { self.subscribedPeers.formUnion(peers) } else { self.subscribedPeers.subtract(peers) }
     }
 
+    func noteJoined(_ channel: String, _ joined: Bool) {
+        if joined { self.wantedChannels.insert(channel) } else { self.wantedChannels.remove(channel) }
+    }
+
     func noteLegacyMemberList(_ channel: String, _ wanted: Bool) {
         if wanted {
             self.legacyMemberListChannels.insert(channel)
@@ -892,13 +944,17 @@ public actor HeraldClient {
     }
 
     private func connectionEnded() {
-        let reason = self.lastDisconnect
         self.transport = nil
         self.generation += 1
         self.failPending(HeraldClientError(.connectionLost, "the connection ended"))
         guard self.connectionState == .connected, !self.closed else { return }
-        // HS-59, HS-60: no automatic reconnection after these reasons.
-        switch reason {
+        self.connectionLost()
+    }
+
+    /// Moves a connected client whose transport is gone to its next state: reconnecting, or aborted or disconnected
+    /// after the `Disconnect` reasons that forbid reconnection (HS-59, HS-60; Spec/05-session.md §5.10).
+    private func connectionLost() {
+        switch self.lastDisconnect {
         case .remoteLogin?:
             self.endSession()
             self.setState(.aborted, .remoteLogin)
@@ -908,9 +964,12 @@ public actor HeraldClient {
         case .tokenExpired?:
             self.endSession()
             self.setState(.aborted, .tokenExpired)
-        case .unsupportedVersion?, .protocolError?, .logout?:
+        case .unsupportedVersion?, .protocolError?:
             self.endSession()
-            self.setState(.disconnected, .interrupted)
+            self.setState(.aborted, .interrupted)
+        case .logout?:
+            self.endSession()
+            self.setState(.disconnected, .logout)
         default:
             guard self.hasSession, self.configuration.reconnects else {
                 self.endSession()
@@ -924,8 +983,6 @@ public actor HeraldClient {
 
     private func reconnect() async {
         var attempt: Int64 = 0
-        let channels = self.joinedChannels
-        let peers = self.subscribedPeers
         while !Task.isCancelled, !self.closed, self.connectionState == .reconnecting {
             let ceiling = min(
                 self.configuration.reconnectMaximumDelayMs,
@@ -953,16 +1010,19 @@ public actor HeraldClient {
                 continue
             }
             self.setState(.connected, .loginSuccess)
-            await self.restore(resumed: resumed, channels: channels, peers: peers)
+            guard self.transport != nil else {
+                // Lost again in the same read as the LoginResponse: start over.
+                self.connectionLost()
+                return
+            }
+            await self.restore(resumed: resumed)
             return
         }
     }
 
-    private func restore(
-        resumed: Bool,
-        channels: Set<String>,
-        peers: Set<String>
-    ) async {
+    /// Rejoins the channels and renews the subscriptions of a new session, then tells the app what it restored;
+    /// a resumed session kept them. A loss of the new connection meanwhile leaves everything to the next attempt.
+    private func restore(resumed: Bool) async {
         var restoration = Restoration(
             resumed: resumed,
             rejoinedChannels: [],
@@ -970,30 +1030,37 @@ public actor HeraldClient {
             subscriptionsRestored: true
         )
         if resumed {
-            restoration.rejoinedChannels = channels.sorted()
+            restoration.rejoinedChannels = self.wantedChannels.sorted()
         } else {
             self.joinedChannels = []
-            for channel in channels.sorted() {
+            for channel in self.wantedChannels.sorted() {
                 do {
                     try await self.joinChannel(
                         channel,
                         legacyMemberList: self.legacyMemberListChannels.contains(channel)
                     )
                     restoration.rejoinedChannels.append(channel)
+                } catch  where error.code == .connectionLost || error.code == .notLoggedIn {
+                    return
                 } catch {
+                    self.wantedChannels.remove(channel)
                     restoration.lostChannels[channel] = error
                 }
             }
-            self.subscribedPeers = []
+            let peers = self.subscribedPeers
             if !peers.isEmpty {
                 do {
-                    try await self.subscribePeersOnlineStatus(Array(peers).sorted())
+                    try await self.subscribePeersOnlineStatus(peers.sorted())
+                } catch  where error.code == .connectionLost || error.code == .notLoggedIn {
+                    return
                 } catch {
+                    self.subscribedPeers = []
                     restoration.subscriptionsRestored = false
                 }
             }
         }
         self.emit(.restored(restoration))
+        self.resumeRestoredWaiters(true)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HeraldClient
 import HeraldEngine
 import HeraldServer
 
@@ -54,69 +55,24 @@ public struct Target: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: ``TargetError`` for an unknown scheme, credentials in the URL (TRN-3), a path, query or fragment on
     ///   `tcp`/`tls` (TRN-2), a fragment on `ws`/`wss`, or a bad port.
     public init(parsing url: String) throws(TargetError) {
-        guard let separator = url.range(of: "://") else {
-            throw TargetError("'\(url)' is not a URL: write tcp://host:port, tls://…, ws://host:port/path or wss://…")
+        // One parser for every Herald URL: the client library's (Spec/02-transports.md §2.1).
+        let address: ServerAddress
+        do {
+            address = try ServerAddress(parsing: url)
+        } catch {
+            throw TargetError(
+                error.message.replacingOccurrences(of: "pass the token to login", with: "use the credential options")
+            )
         }
-        let scheme = url[..<separator.lowerBound].lowercased()
-        guard let transport = HeraldTransport(rawValue: scheme) else {
-            throw TargetError("'\(url)': unknown scheme '\(scheme)'; use tcp, tls, ws or wss")
+        guard let transport = HeraldTransport(rawValue: address.scheme.rawValue) else {
+            throw TargetError("'\(url)': unknown scheme '\(address.scheme.rawValue)'")
         }
-        var rest = Substring(url[separator.upperBound...])
-        if rest.contains("#") {
-            throw TargetError("'\(url)': a target URL has no fragment")
-        }
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        rest = rest[authorityEnd...]
-        if authority.contains("@") {
-            throw TargetError("'\(url)': credentials are never taken from the URL (TRN-3); use the credential options")
-        }
-        let host: String
-        var portText: Substring?
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else {
-                throw TargetError("'\(url)': unterminated IPv6 address")
-            }
-            host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let after = authority[authority.index(after: close)...]
-            if !after.isEmpty {
-                guard after.hasPrefix(":") else { throw TargetError("'\(url)': expected ':' after the IPv6 address") }
-                portText = after.dropFirst()
-            }
-        } else {
-            if let colon = authority.lastIndex(of: ":") {
-                host = String(authority[..<colon])
-                portText = authority[authority.index(after: colon)...]
-            } else {
-                host = String(authority)
-            }
-            if host.contains(":") {
-                throw TargetError("'\(url)': write an IPv6 host in brackets, as [::1]")
-            }
-        }
-        guard !host.isEmpty else { throw TargetError("'\(url)' has no host") }
-        var port = transport.isWebSocket ? Self.defaultWebSocketPort : Self.defaultStreamPort
-        if let portText {
-            guard let value = Int(portText), (1...65_535).contains(value) else {
-                throw TargetError("'\(url)': the port must be a number from 1 to 65535")
-            }
-            port = value
-        }
-        if transport.isWebSocket {
-            let path = rest.isEmpty ? Self.defaultWebSocketPath : (rest.hasPrefix("?") ? "/" + rest : String(rest))
-            self.init(transport: transport, host: host, port: port, path: path)
-        } else {
-            guard rest.isEmpty || rest == "/" else {
-                throw TargetError("'\(url)': a \(transport) URL has no path or query (TRN-2)")
-            }
-            self.init(transport: transport, host: host, port: port)
-        }
+        self.init(transport: transport, host: address.host, port: address.port, path: address.path)
     }
 
     /// The URL, with default port and path written out.
     public var url: String {
-        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        return "\(self.transport)://\(host):\(self.port)\(self.path)"
+        self.address.url
     }
 
     /// ``url``.
@@ -126,7 +82,7 @@ public struct Target: Sendable, Hashable, CustomStringConvertible {
 
     /// The HTTP `Host` header value of the target: `host:port`, with an IPv6 address in brackets.
     var hostHeader: String {
-        (self.host.contains(":") ? "[\(self.host)]" : self.host) + ":\(self.port)"
+        self.address.hostHeader
     }
 
     /// Whether the transport is TLS (`tls` or `wss`).
@@ -136,9 +92,17 @@ public struct Target: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether ``host`` is an IP address literal (no Server Name Indication is sent for those, TRN-9).
     public var hostIsIPAddress: Bool {
-        if self.host.contains(":") { return true }
-        let parts = self.host.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
+        self.address.hostIsIPAddress
+    }
+
+    /// The target as the client library's address.
+    public var address: ServerAddress {
+        ServerAddress(
+            scheme: ServerAddress.Scheme(rawValue: self.transport.rawValue) ?? .tcp,
+            host: self.host,
+            port: self.port,
+            path: self.path
+        )
     }
 }
 

@@ -8,7 +8,7 @@ extension Herald {
         static let configuration = CommandConfiguration(
             commandName: "spec",
             abstract: "Tooling for the specification in Spec/.",
-            subcommands: [Requirements.self]
+            subcommands: [Requirements.self, Migration.self]
         )
     }
 }
@@ -88,6 +88,62 @@ extension Herald.Spec {
                 lines.append("  \(chapter)\(padding)  \(total) (\(counts(chapterCounts)))")
             }
             Console.output(lines.joined(separator: "\n") + "\n")
+        }
+    }
+}
+
+extension Herald.Spec {
+    /// `herald spec migration [--spec DIR] [--write | --check]`.
+    struct Migration: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "migration",
+            abstract: "Generate the Agora RTM → HeraldClient table of the client's documentation from mapping.md.",
+            discussion: """
+                Prints the page; --write writes it to \(MigrationGuide.path) (relative to the current directory, \
+                the repository root); --check exits 1 if that file is out of date. An unreadable --spec directory \
+                exits 2.
+                """
+        )
+
+        @Option(help: "The specification directory.")
+        var spec: String = "Spec"
+
+        @Flag(help: "Write the page into the client's documentation catalog.")
+        var write = false
+
+        @Flag(help: "Exit with status 1 if the page differs from what --write would generate.")
+        var check = false
+
+        func validate() throws {
+            if self.write && self.check {
+                throw ValidationError("--write and --check cannot be used together")
+            }
+        }
+
+        func run() async throws {
+            let table: MappingTable
+            do {
+                table = try MappingTable(specDirectory: URL(fileURLWithPath: self.spec))
+            } catch {
+                Console.error("error: cannot read \(self.spec)/mapping.md (--spec): \(error)")
+                throw ExitCode.usage
+            }
+            let rendered = MigrationGuide.render(table)
+            let file = URL(fileURLWithPath: MigrationGuide.path)
+            if self.write {
+                try Data(rendered.utf8).write(to: file, options: .atomic)
+                Console.output("wrote \(MigrationGuide.path)\n")
+            } else if self.check {
+                guard (try? String(contentsOf: file, encoding: .utf8)) == rendered else {
+                    Console.error(
+                        "error: \(MigrationGuide.path) is out of date; run `swift run herald spec migration --write`"
+                    )
+                    throw ExitCode.failure
+                }
+                Console.output("\(MigrationGuide.path) is up to date\n")
+            } else {
+                Console.output(rendered)
+            }
         }
     }
 }

@@ -2,6 +2,7 @@ import HeraldClient
 import HeraldMessages
 import HeraldWire
 import NIOCore
+import Synchronization
 import Testing
 
 /// The client's protocol duties against a scripted server and a manual clock: nothing here sleeps.
@@ -22,7 +23,7 @@ import Testing
         #expect(request.appID == "app")
         #expect(request.userID == "alice")
         #expect(request.token == "tok")
-        try await login.value
+        try await bounded(login)
         #expect(await client.connectionState == .connected)
         #expect(await client.sessionID == "s-1")
         let first = try await recorder.next("connecting") { event -> ConnectionState? in
@@ -48,7 +49,7 @@ import Testing
         let server = try await connector.nextConnection()
         try await server.handshake()
         try await server.acceptLogin(result: .invalidToken)
-        let error = await #expect(throws: HeraldClientError.self) { try await login.value }
+        let error = await #expect(throws: HeraldClientError.self) { try await bounded(login) }
         #expect(error?.code == .operationFailed)
         #expect(error?.result == HeraldClientError.Result(name: "LOGIN_RESULT_INVALID_TOKEN", value: 5))
         #expect(await client.connectionState == .disconnected)
@@ -66,7 +67,7 @@ import Testing
         let login = Task { try await client.login(userID: "alice") }
         let server = try await connector.nextConnection()
         try await server.handshake { $0.version = 2 }
-        let error = await #expect(throws: HeraldClientError.self) { try await login.value }
+        let error = await #expect(throws: HeraldClientError.self) { try await bounded(login) }
         #expect(error?.code == .handshakeFailed)
         #expect(server.isClosed)
         #expect(server.sent.isEmpty)  // HS-13: no LoginRequest
@@ -115,7 +116,7 @@ import Testing
         _ = try await server.expect(Herald_V1_SendPeerMessageRequest.self)
         clock.advance(byMs: 10_000)
         await client.tick()
-        let error = await #expect(throws: HeraldClientError.self) { try await sent.value }
+        let error = await #expect(throws: HeraldClientError.self) { try await bounded(sent) }
         #expect(error?.code == .timeout)
     }
 
@@ -131,8 +132,8 @@ import Testing
         try server.send(response, requestID: frame2.requestID)
         response.messageID = 1
         try server.send(response, requestID: frame1.requestID)
-        #expect(try await first.value.messageID == 1)
-        #expect(try await second.value.messageID == 2)
+        #expect(try await bounded(first).messageID == 1)
+        #expect(try await bounded(second).messageID == 2)
     }
 
     @Test func aProtocolErrorNamingTheRequestAnswersIt() async throws {
@@ -144,7 +145,7 @@ import Testing
         error.requestID = frame.requestID
         error.opcode = UInt32(frame.opcode.rawValue)
         try server.send(error)  // header request id 0 (HS-73)
-        let thrown = await #expect(throws: HeraldClientError.self) { try await sent.value }
+        let thrown = await #expect(throws: HeraldClientError.self) { try await bounded(sent) }
         #expect(thrown?.code == .protocolError)
     }
 
@@ -226,7 +227,7 @@ import Testing
         let server = try await connector.nextConnection()
         try await server.handshake { $0.capabilities = ["core", "peer-messages"] }
         try await server.acceptLogin()
-        try await login.value
+        try await bounded(login)
         let invitation = client.callManager.createLocalInvitation(calleeID: "bob")
         let error = await #expect(throws: HeraldClientError.self) { try await client.callManager.send(invitation) }
         #expect(error?.code == .capabilityNotGranted)
@@ -241,11 +242,15 @@ import Testing
         var joinResponse = Herald_V1_JoinChannelResponse()
         joinResponse.channelID = "room"
         try server.send(joinResponse, requestID: joinFrame.requestID)
-        try await joined.value
+        try await bounded(joined)
+        // A query in flight fails; a message in flight is sent again after the reconnection, with its key.
+        let query = Task { try await client.queryPeersOnlineStatus(["bob"]) }
+        _ = try await server.expect(Herald_V1_QueryPeersOnlineStatusRequest.self)
         let sent = Task { try await client.send(HeraldMessage(text: "in flight"), toPeer: "bob") }
-        _ = try await server.expect(Herald_V1_SendPeerMessageRequest.self)
+        let (firstSend, firstRequest) = try await server.expect(Herald_V1_SendPeerMessageRequest.self)
+        #expect(firstRequest.idempotencyKey.count == 36)  // EXT-17: a random UUID
         server.drop()
-        let error = await #expect(throws: HeraldClientError.self) { try await sent.value }
+        let error = await #expect(throws: HeraldClientError.self) { try await bounded(query) }
         #expect(error?.code == .connectionLost)
         _ = try await recorder.next("reconnecting") { event -> Bool? in
             if case .connectionStateChanged(.reconnecting, .interrupted) = event { return true }
@@ -266,6 +271,14 @@ import Testing
         #expect(restoration.resumed == false)
         #expect(restoration.rejoinedChannels == ["room"])
         #expect(await client.connectionState == .connected)
+        let (retryFrame, retry) = try await second.expect(Herald_V1_SendPeerMessageRequest.self)
+        #expect(retry == firstRequest)  // EXT-18: identical, with the same key
+        #expect(retryFrame.payload == firstSend.payload)
+        var response = Herald_V1_SendPeerMessageResponse()
+        response.messageID = 41
+        try second.send(response, requestID: retryFrame.requestID)
+        #expect(try await bounded(sent).messageID == 41)
+        #expect(await client.retriedRequests == 1)
     }
 
     @Test func noReconnectionAfterARemoteLogin() async throws {
@@ -309,7 +322,7 @@ import Testing
             try HeraldFrame(requestID: frame.requestID, message: response),
             try HeraldFrame(message: received),
         ])
-        try await sent.value
+        try await bounded(sent)
         #expect(invitation.state == .receivedByRemote)
         var accepted = Herald_V1_LocalInvitationAccepted()
         accepted.invitationID = "inv-1"
@@ -361,7 +374,7 @@ import Testing
         response.result = .alreadyEnd
         response.invitationID = "inv-9"
         try server.send(response, requestID: acceptFrame.requestID)
-        let error = await #expect(throws: HeraldClientError.self) { try await answer.value }
+        let error = await #expect(throws: HeraldClientError.self) { try await bounded(answer) }
         #expect(error?.result == HeraldClientError.Result(name: "INVITATION_API_CALL_RESULT_ALREADY_END", value: 3))
     }
 
@@ -399,5 +412,50 @@ import Testing
         // The protocol's one requirement, called directly.
         await collector.handle(.protocolFault("direct"), from: client)
         guard case .protocolFault("direct") = await collector.events.next() else { throw HarnessFailure("lost") }
+    }
+
+    @Test func aRetryGivesUpAtTheRequestDeadline() async throws {
+        let (client, connector, server, clock) = try await scriptedClient()
+        let recorder = await EventRecorder(client)
+        let sent = Task { try await client.send(HeraldMessage(text: "in flight"), toPeer: "bob") }
+        _ = try await server.expect(Herald_V1_SendPeerMessageRequest.self)
+        connector.refuse.withLock { $0 = true }
+        server.drop()
+        _ = try await recorder.next("reconnecting") { event -> Bool? in
+            if case .connectionStateChanged(.reconnecting, _) = event { return true }
+            return nil
+        }
+        // Reconnection attempts fail; the request ends with an error at its deadline, not never.
+        for _ in 0..<25 {
+            clock.advance(byMs: 500)
+            await client.tick()
+        }
+        let error = await #expect(throws: HeraldClientError.self) { try await bounded(sent) }
+        #expect(error?.code == .connectionLost)
+        #expect(await client.connectionState == .reconnecting)
+        await client.close()
+    }
+
+    @Test func anUnmatchedResponseIsIgnoredAndARequestFromTheServerIsAFault() async throws {
+        let (client, _, server, _) = try await scriptedClient { $0.reconnects = false }
+        let recorder = await EventRecorder(client)
+        // A response nobody asked for (a late answer, say) changes nothing.
+        try server.send(Herald_V1_SendPeerMessageResponse(), requestID: 999)
+        let query = Task { try await client.querySubscribedPeers() }
+        let (frame, _) = try await server.expect(Herald_V1_QueryPeersBySubscriptionOptionRequest.self)
+        var response = Herald_V1_QueryPeersBySubscriptionOptionResponse()
+        response.peerIds = ["bob"]
+        try server.send(response, requestID: frame.requestID)
+        #expect(try await bounded(query) == ["bob"])
+        // A request kind of frame from the server is not something a client accepts (HS-38's mirror).
+        var login = Herald_V1_LoginRequest()
+        login.userID = "mallory"
+        try server.send(login, requestID: 3)
+        let fault = try await recorder.next("protocol fault") { event -> String? in
+            if case .protocolFault(let why) = event { return why }
+            return nil
+        }
+        #expect(fault.contains("request"))
+        #expect(server.isClosed)
     }
 }

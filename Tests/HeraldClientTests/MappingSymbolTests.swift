@@ -176,4 +176,15 @@ let mappingSymbols: [String: @Sendable (HeraldClient) async throws -> Void] = [
             #expect(usages.contains { tests.contains($0) }, "no test uses \(symbol) (looked for \(usages))")
         }
     }
+
+    @Test func theMigrationPageIsGeneratedFromTheMapping() throws {
+        let committed = try String(
+            contentsOf: Self.root.appendingPathComponent(MigrationGuide.path),
+            encoding: .utf8
+        )
+        #expect(
+            committed == MigrationGuide.render(try Self.mapping()),
+            "\(MigrationGuide.path) is out of date: run `swift run herald spec migration --write`"
+        )
+    }
 }

@@ -221,7 +221,7 @@ func scriptedClient(
     let server = try await connector.nextConnection()
     try await server.handshake()
     try await server.acceptLogin()
-    try await login.value
+    try await bounded(login)
     return (client, connector, server, clock)
 }
 
@@ -251,4 +251,15 @@ final class EventRecorder: Sendable {
     }
 
     deinit { self.task.withLock { $0?.cancel() } }
+}
+
+/// The value of `task`, or a failure after 10 s of real time: a broken client fails the test instead of hanging it
+/// (the task is left behind).
+func bounded<T: Sendable>(_ task: Task<T, any Error>) async throws -> T {
+    let queue = AwaitQueue<Result<T, any Error>>()
+    Task {
+        do { queue.push(.success(try await task.value)) } catch { queue.push(.failure(error)) }
+    }
+    guard let result = await queue.next() else { throw HarnessFailure("the client did not answer in 10 s") }
+    return try result.get()
 }
