@@ -157,6 +157,9 @@ public actor HeraldClient {
     // MARK: - Events
 
     /// A new stream of every event of the client, from now on; it ends when the client is closed.
+    ///
+    /// The stream keeps every event until it is read: read it, or let it go (its subscription ends when the stream
+    /// is discarded). An event is acknowledged to the server (HS-47) once it is in the app's streams.
     public func events() -> AsyncStream<HeraldClientEvent> {
         self.events(where: { _ in true })
     }

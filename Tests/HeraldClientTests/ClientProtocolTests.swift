@@ -458,4 +458,62 @@ import Testing
         #expect(fault.contains("request"))
         #expect(server.isClosed)
     }
+
+    @Test func aResumedSessionKeepsItsStreamsAndReportsWhatItMissed() async throws {
+        let connector = ScriptedConnector()
+        let clock = ManualClientClock()
+        let client = HeraldClient(
+            configuration: .init(address: ServerAddress(scheme: .tcp, host: "h"), appID: "app"),
+            connector: connector,
+            clock: clock
+        )
+        let recorder = await EventRecorder(client)
+        let login = Task { try await client.login(userID: "alice") }
+        let server = try await connector.nextConnection()
+        try await server.handshake()
+        try await server.acceptLogin(sessionID: "s1", resumeHandle: "handle-1")
+        try await bounded(login)
+        var message = Herald_V1_PeerMessage()
+        message.fromUserID = "bob"
+        message.message.type = .text
+        for seq in [UInt64(1), 2] {
+            message.seq = seq
+            try server.send(message)
+        }
+        server.drop()
+        _ = try await recorder.next("reconnecting") { event -> Bool? in
+            if case .connectionStateChanged(.reconnecting, _) = event { return true }
+            return nil
+        }
+        clock.advance(byMs: 600)
+        let second = try await connector.nextConnection()
+        try await second.handshake()
+        let request = try await second.acceptLogin(sessionID: "s1", resumeHandle: "handle-2")
+        #expect(request.resumeHandle == "handle-1")  // the handle the server offered
+        let restoration = try await recorder.next("restored") { event -> Restoration? in
+            if case .restored(let restoration) = event { return restoration }
+            return nil
+        }
+        #expect(restoration.resumed)
+        // The stream continues: events 3 and 4 were sent while the client was away.
+        message.seq = 5
+        try second.send(message)
+        let missed = try await recorder.next("missed events") { event -> ClosedRange<UInt64>? in
+            if case .missedEvents("user", let range) = event { return range }
+            if case .protocolFault(let why) = event { Issue.record("a fault instead: \(why)") }
+            return nil
+        }
+        #expect(missed == 3...4)
+        _ = try await recorder.next("the message") { event -> Bool? in
+            if case .peerMessage = event { return true }
+            return nil
+        }
+        // After the first event, the stream is checked as usual again.
+        message.seq = 7
+        try second.send(message)
+        _ = try await recorder.next("a fault") { event -> Bool? in
+            if case .protocolFault = event { return true }
+            return nil
+        }
+    }
 }

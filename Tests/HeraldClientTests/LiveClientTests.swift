@@ -316,7 +316,8 @@ func liveClient(
     }
 
     @Test func tokenRenewalAndExpiry() async throws {
-        let configuration = liveConfiguration(tokenless: false) { $0.engine.timers.tokenWillExpireLeadMs = 1000 }
+        // Two seconds between the warning and the expiry: room for the renewal on a busy machine.
+        let configuration = liveConfiguration(tokenless: false) { $0.engine.timers.tokenWillExpireLeadMs = 2000 }
         try await withLiveServer(.tcp, configuration) { address in
             let now = Int64(Date().timeIntervalSince1970)
             func token(_ seconds: Int64) async throws -> String {
@@ -328,14 +329,14 @@ func liveClient(
                     lifetimeSeconds: seconds
                 )
             }
-            let (alice, events) = try await liveClient(address, "alice", token: try await token(2))
-            #expect(await alice.tokenExpiresMs == (now + 2) * 1000)
+            let (alice, events) = try await liveClient(address, "alice", token: try await token(3))
+            #expect(await alice.tokenExpiresMs == (now + 3) * 1000)
             _ = try await events.next("will expire") { event -> Int64? in
                 if case .tokenPrivilegeWillExpire(let expires) = event { return expires }
                 return nil
             }
-            let renewed = try await alice.renewToken(try await token(3))
-            #expect(renewed == (now + 3) * 1000)
+            let renewed = try await alice.renewToken(try await token(4))
+            #expect(renewed == (now + 4) * 1000)
             let reason = try await events.next("aborted") { event -> ConnectionChangeReason? in
                 if case .connectionStateChanged(.aborted, let reason) = event { return reason }
                 return nil
