@@ -47,6 +47,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "HeraldProcess",
+            dependencies: [],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "HeraldSpec",
             dependencies: [],
             swiftSettings: swiftSettings
@@ -128,6 +133,7 @@ let package = Package(
             name: "HeraldConformance",
             dependencies: [
                 "HeraldClient",
+                "HeraldProcess",
                 "HeraldCorpus",
                 "HeraldServer",
                 "HeraldEngine",
@@ -189,6 +195,7 @@ let package = Package(
         .testTarget(
             name: "HeraldClientTests",
             dependencies: [
+                "HeraldProcess",
                 "HeraldClient",
                 "HeraldSpec",
                 "HeraldServer",
@@ -231,6 +238,7 @@ let package = Package(
         .testTarget(
             name: "HeraldServerTests",
             dependencies: [
+                "HeraldProcess",
                 "HeraldServer",
                 "HeraldEngine",
                 "HeraldWire",
@@ -272,6 +280,7 @@ let package = Package(
         .testTarget(
             name: "HeraldConformanceTests",
             dependencies: [
+                "HeraldProcess",
                 "HeraldConformance",
                 "HeraldMutants",
                 "HeraldCorpus",
@@ -291,6 +300,7 @@ let package = Package(
         .testTarget(
             name: "HeraldVectorsTests",
             dependencies: [
+                "HeraldProcess",
                 "herald",
                 "HeraldVectors",
                 "HeraldWire",

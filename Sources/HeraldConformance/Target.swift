@@ -1,6 +1,7 @@
 import Foundation
 import HeraldClient
 import HeraldEngine
+import HeraldProcess
 import HeraldServer
 
 // MARK: - Target URLs
@@ -452,7 +453,7 @@ public struct CommandTokenSource: TokenSource {
         let (status, output, errors) = try await withCheckedThrowingContinuation {
             (continuation: CheckedContinuation<(Int32, Data, Data), any Error>) in
             DispatchQueue.global().async {
-                let process = Process()
+                let process = ChildProcess()
                 process.executableURL = URL(fileURLWithPath: "/bin/sh")
                 process.arguments = ["-c", command]
                 var environment = ProcessInfo.processInfo.environment

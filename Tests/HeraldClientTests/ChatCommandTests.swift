@@ -1,5 +1,6 @@
 import Foundation
 import HeraldClient
+import HeraldProcess
 import Testing
 
 /// `herald chat`, the library's example program, as a user runs it: the built executable, its standard input and
@@ -25,7 +26,7 @@ import Testing
     @Test(arguments: [ServerAddress.Scheme.tcp, .ws])
     func chatsWithALibraryClient(scheme: ServerAddress.Scheme) async throws {
         try await withLiveServer(scheme) { address in
-            let process = Process()
+            let process = ChildProcess()
             process.executableURL = try Self.executable()
             process.arguments = ["chat", address.url, "--app-id", liveAppID, "--user", "alice", "--channel", "lobby"]
             let input = Pipe()

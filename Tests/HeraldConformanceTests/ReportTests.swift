@@ -1,4 +1,5 @@
 import Foundation
+import HeraldProcess
 import HeraldSpec
 import Synchronization
 import Testing
@@ -532,7 +533,7 @@ struct JUnitReportTests {
         for (name, run) in [("full", ReportFixtures.run()), ("empty", empty)] {
             let report = directory.appendingPathComponent("\(name).xml")
             try JUnitReport.render(run).write(to: report)
-            let process = Process()
+            let process = ChildProcess()
             process.executableURL = URL(fileURLWithPath: try #require(Self.xmllint))
             process.arguments = ["--noout", "--schema", schemaFile.path, report.path]
             let errors = Pipe()

@@ -1,6 +1,7 @@
 import Foundation
 import HeraldEngine
 import HeraldMessages
+import HeraldProcess
 import HeraldServer
 import HeraldWire
 import Synchronization
@@ -8,7 +9,7 @@ import Testing
 
 /// A `herald` process started by a test, with its standard output as a queue of lines.
 final class HeraldProcess: Sendable {
-    let process: Process
+    let process: ChildProcess
     let lines = AsyncQueue<String>()
     private let exits = AsyncQueue<Int32>()
     private let partial = Mutex<[UInt8]>([])
@@ -38,7 +39,7 @@ final class HeraldProcess: Sendable {
     /// Starts `herald` with `arguments`, and `environment` added to the test's environment (a `nil` value removes
     /// a variable).
     init(_ arguments: [String], environment: [String: String?] = [:]) throws {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: try Self.executablePath())
         process.arguments = arguments
         process.environment = Self.environment(adding: environment)
@@ -145,7 +146,7 @@ final class HeraldProcess: Sendable {
         _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: try Self.executablePath())
         process.arguments = arguments
         process.environment = Self.environment(adding: environment)

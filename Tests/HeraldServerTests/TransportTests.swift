@@ -1,6 +1,7 @@
 import Foundation
 import HeraldEngine
 import HeraldMessages
+import HeraldProcess
 import HeraldServer
 import HeraldWire
 import NIOCore
@@ -25,7 +26,7 @@ let opensslPath: String? = ["/usr/bin/openssl", "/usr/local/bin/openssl", "/opt/
 func makeTestCertificate(in directory: String) throws -> TLSFiles {
     let certificate = directory + "/cert.pem"
     let key = directory + "/key.pem"
-    let openssl = Process()
+    let openssl = ChildProcess()
     openssl.executableURL = URL(fileURLWithPath: opensslPath ?? "openssl")
     openssl.arguments = [
         "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",

@@ -1,4 +1,5 @@
 import Foundation
+import HeraldProcess
 import HeraldSpec
 import Synchronization
 import Testing
@@ -982,7 +983,7 @@ final class HeraldChild: Sendable {
         let status = Mutex<Int32?>(nil)
     }
 
-    private let process: Process
+    private let process: ChildProcess
     private let exitBox = ExitBox()
     private let outputURL: URL
     private let errorURL: URL
@@ -997,7 +998,7 @@ final class HeraldChild: Sendable {
         self.errorURL = logs.appendingPathComponent("\(name).err")
         try Data().write(to: self.outputURL)
         try Data().write(to: self.errorURL)
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = directory

@@ -1,4 +1,5 @@
 import Foundation
+import HeraldProcess
 import HeraldSpec
 import HeraldVectors
 import Testing
@@ -98,7 +99,7 @@ enum HeraldProcess {
         try Data().write(to: errURL)
         try Data((input ?? "").utf8).write(to: inURL)
 
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = Project.root
