@@ -196,6 +196,7 @@ let package = Package(
             name: "HeraldClientTests",
             dependencies: [
                 "HeraldProcess",
+                "HeraldConformance",
                 "HeraldClient",
                 "HeraldSpec",
                 "HeraldServer",

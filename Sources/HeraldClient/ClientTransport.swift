@@ -126,7 +126,7 @@ public struct NIOClientConnector: ClientConnector {
     ) async throws -> any ClientTransport {
         let hostname = address.hostIsIPAddress ? nil : address.host
         let handshake = self.group.any().makePromise(of: String?.self)
-        let channel = try await ClientBootstrap(group: self.group)
+        let connecting = ClientBootstrap(group: self.group)
             .connectTimeout(self.timeAmount)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -144,8 +144,13 @@ public struct NIOClientConnector: ClientConnector {
                     try pipeline.addHandler(StreamFrameHandler(events: events))
                 }
             }
-            .connect(host: address.host, port: address.port)
-            .get()
+        let channel: any Channel
+        do {
+            channel = try await connecting.connect(host: address.host, port: address.port).get()
+        } catch {
+            handshake.fail(error)
+            throw error
+        }
         if sslContext != nil {
             let deadline = channel.eventLoop.scheduleTask(in: self.timeAmount) {
                 handshake.fail(HeraldClientError(.connectFailed, "the TLS handshake with \(address) timed out"))
@@ -337,6 +342,11 @@ private final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChanne
     func channelInactive(context: ChannelHandlerContext) {
         self.promise.fail(HeraldClientError(.connectFailed, "the connection closed during the TLS handshake"))
         context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // A connection that never became active (refused, unreachable) ends here: the promise must not leak.
+        self.promise.fail(HeraldClientError(.connectFailed, "the connection closed before the TLS handshake"))
     }
 }
 

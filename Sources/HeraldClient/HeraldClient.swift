@@ -307,6 +307,7 @@ public actor HeraldClient {
     }
 
     private func endSession() {
+        self.endInvitations()
         self.hasSession = false
         self.sessionID = ""
         self.resumeHandle = ""
@@ -899,6 +900,21 @@ public actor HeraldClient {
         self.emit(.remoteInvitation(invitation, state))
     }
 
+    /// Ends the invitations of a session that is gone: the server ended them with it (Spec/12-invitations.md §12.6,
+    /// §12.7) and sends the new session nothing about them. An invitation the app sent fails with
+    /// `LOCAL_INVITATION_ERROR_NOT_LOGGED_IN`; one it received with `REMOTE_INVITATION_ERROR_PEER_OFFLINE`, the only
+    /// error the schema has for a party that went away.
+    private func endInvitations() {
+        for invitation in Array(self.localInvitations.values) where !invitation.isEnded && invitation.state != .idle {
+            self.update(invitation, to: .failure, error: .notLoggedIn)
+        }
+        for invitation in Array(self.remoteInvitations.values) where !invitation.isEnded {
+            self.update(invitation, to: .failure, error: .peerOffline)
+        }
+        self.localInvitations = [:]
+        self.remoteInvitations = [:]
+    }
+
     static func statuses(_ statuses: [Herald_V1_PeerOnlineStatus]) -> [String: PeerOnlineState] {
         Dictionary(statuses.map { ($0.peerID, $0.state) }, uniquingKeysWith: { _, last in last })
     }
@@ -1035,6 +1051,7 @@ public actor HeraldClient {
         if resumed {
             restoration.rejoinedChannels = self.wantedChannels.sorted()
         } else {
+            self.endInvitations()
             self.joinedChannels = []
             for channel in self.wantedChannels.sorted() {
                 do {

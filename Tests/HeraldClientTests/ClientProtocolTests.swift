@@ -516,4 +516,32 @@ import Testing
             return nil
         }
     }
+
+    @Test func invitationsOfALostSessionEndWhenANewSessionBegins() async throws {
+        let (client, connector, server, clock) = try await scriptedClient()
+        let recorder = await EventRecorder(client)
+        let invitation = client.callManager.createLocalInvitation(calleeID: "bob", invitationID: "inv-1")
+        let sent = Task { try await client.callManager.send(invitation) }
+        let (frame, _) = try await server.expect(Herald_V1_SendInvitationRequest.self)
+        var response = Herald_V1_SendInvitationResponse()
+        response.invitationID = "inv-1"
+        try server.send(response, requestID: frame.requestID)
+        try await bounded(sent)
+        #expect(invitation.state == .sentToRemote)
+        server.drop()
+        _ = try await recorder.next("reconnecting") { event -> Bool? in
+            if case .connectionStateChanged(.reconnecting, _) = event { return true }
+            return nil
+        }
+        clock.advance(byMs: 600)
+        let second = try await connector.nextConnection()
+        try await second.handshake()
+        try await second.acceptLogin(sessionID: "s2")
+        _ = try await recorder.next("failure") { event -> Bool? in
+            if case .localInvitation(let failed, .failure) = event, failed === invitation { return true }
+            return nil
+        }
+        #expect(invitation.error == .notLoggedIn)
+        #expect(invitation.isEnded)
+    }
 }
