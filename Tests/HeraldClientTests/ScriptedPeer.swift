@@ -45,8 +45,8 @@ final class AwaitQueue<Element: Sendable>: Sendable {
     var isEmpty: Bool { self.state.withLock { $0.items.isEmpty } }
 
     /// The next element; `nil` once finished, or after `timeout` of real time (a safety bound, never a wait the
-    /// test relies on).
-    func next(timeout: Duration = .seconds(10)) async -> Element? {
+    /// test relies on; generous, because a CI machine running every suite at once can stall a test for seconds).
+    func next(timeout: Duration = .seconds(30)) async -> Element? {
         await withTaskGroup(of: Element?.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in
@@ -253,13 +253,13 @@ final class EventRecorder: Sendable {
     deinit { self.task.withLock { $0?.cancel() } }
 }
 
-/// The value of `task`, or a failure after 10 s of real time: a broken client fails the test instead of hanging it
+/// The value of `task`, or a failure after 30 s of real time: a broken client fails the test instead of hanging it
 /// (the task is left behind).
 func bounded<T: Sendable>(_ task: Task<T, any Error>) async throws -> T {
     let queue = AwaitQueue<Result<T, any Error>>()
     Task {
         do { queue.push(.success(try await task.value)) } catch { queue.push(.failure(error)) }
     }
-    guard let result = await queue.next() else { throw HarnessFailure("the client did not answer in 10 s") }
+    guard let result = await queue.next() else { throw HarnessFailure("the client did not answer in 30 s") }
     return try result.get()
 }
