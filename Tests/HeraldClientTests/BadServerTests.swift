@@ -41,7 +41,7 @@ private final class BadServer: ChannelInboundHandler, Sendable {
     }
 }
 
-@Suite struct BadServerTests {
+@Suite(.serialized) struct BadServerTests {
     static func run(sending bytes: [UInt8]) async throws -> String {
         let group = MultiThreadedEventLoopGroup.singleton
         let server = try await ServerBootstrap(group: group)

@@ -5,7 +5,7 @@ import Testing
 
 /// `herald chat`, the library's example program, as a user runs it: the built executable, its standard input and
 /// output, against the reference server, with a library client on the other side.
-@Suite struct ChatCommandTests {
+@Suite(.serialized) struct ChatCommandTests {
     /// The `herald` executable built next to the test binary.
     static func executable() throws -> URL {
         let candidates =

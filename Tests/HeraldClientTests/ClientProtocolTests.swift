@@ -544,4 +544,40 @@ import Testing
         #expect(invitation.error == .notLoggedIn)
         #expect(invitation.isEnded)
     }
+
+    @Test func aTokenExpiryAbortsWithoutReconnecting() async throws {
+        let (client, connector, server, clock) = try await scriptedClient()
+        let recorder = await EventRecorder(client)
+        var expired = Herald_V1_TokenExpired()
+        expired.tokenExpiresMs = 42
+        var change = Herald_V1_ConnectionStateChanged()
+        change.state = .aborted
+        change.reason = .tokenExpired
+        var disconnect = Herald_V1_Disconnect()
+        disconnect.reason = .tokenExpired
+        // As the reference server sends them (Spec/15-tokens.md), in one read, then the close.
+        server.deliver([
+            try HeraldFrame(message: expired),
+            try HeraldFrame(message: change),
+            try HeraldFrame(message: disconnect),
+        ])
+        server.drop()
+        let expiry = try await recorder.next("token expired") { event -> Int64? in
+            if case .tokenExpired(let expires) = event { return expires }
+            return nil
+        }
+        #expect(expiry == 42)
+        let reason = try await recorder.next("aborted") { event -> ConnectionChangeReason? in
+            if case .connectionStateChanged(.aborted, let reason) = event { return reason }
+            return nil
+        }
+        #expect(reason == .tokenExpired)
+        let refused = await #expect(throws: HeraldClientError.self) {
+            try await client.send(HeraldMessage(text: "x"), toPeer: "bob")
+        }
+        #expect(refused?.code == .notLoggedIn)
+        clock.advance(byMs: 60_000)
+        await client.tick()
+        #expect(connector.connections.isEmpty)  // HS-60: no login without a new token
+    }
 }

@@ -54,7 +54,7 @@ func readmeExample(
     return (call, printed)
 }
 
-@Suite struct ReadmeExampleTests {
+@Suite(.serialized) struct ReadmeExampleTests {
     static func readmeBlock() throws -> [String] {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()

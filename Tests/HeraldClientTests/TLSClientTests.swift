@@ -7,7 +7,7 @@ import Testing
 
 /// `tls://` and `wss://` against the reference server with the conformance suite's loopback identity (a certificate
 /// for `localhost` and 127.0.0.1): verification on by default (TRN-8), the host checked, `insecure` for development.
-@Suite struct TLSClientTests {
+@Suite(.serialized) struct TLSClientTests {
     static func withTLSServer(
         host: String = "127.0.0.1",
         _ body: (_ tls: Int, _ wss: Int, _ certificate: String) async throws -> Void
