@@ -349,6 +349,41 @@ func liveClient(
         }
     }
 
+    /// A 2-second token expires in a live session. On a machine so busy that it has expired before the login is
+    /// processed, the login fails with `LOGIN_RESULT_TOKEN_EXPIRED` (6) instead: either way the expiry reaches the app
+    /// as the spec says, and nothing waits on the machine's speed.
+    @Test func tokenExpiry() async throws {
+        try await withLiveServer(.tcp, liveConfiguration(tokenless: false)) { address in
+            let token = try await TokenMinter.mint(
+                appID: liveAppID,
+                userID: "bob",
+                secret: liveSecret,
+                issuedAt: Int64(Date().timeIntervalSince1970),
+                lifetimeSeconds: 2
+            )
+            var configuration = HeraldClient.Configuration(address: address, appID: liveAppID)
+            configuration.requestTimeoutMs = 30_000
+            let bob = HeraldClient(configuration: configuration)
+            let events = await EventRecorder(bob)
+            do {
+                try await bob.login(userID: "bob", token: token)
+            } catch {
+                #expect((error as? HeraldClientError)?.result?.value == 6)
+                return
+            }
+            let reason = try await events.next("aborted") { event -> ConnectionChangeReason? in
+                if case .connectionStateChanged(.aborted, let reason) = event { return reason }
+                return nil
+            }
+            #expect(reason == .tokenExpired)
+            let refused = await #expect(throws: HeraldClientError.self) {
+                try await bob.send(HeraldMessage(text: "x"), toPeer: "alice")
+            }
+            #expect(refused?.code == .notLoggedIn)
+            await bob.close()
+        }
+    }
+
     @Test func reconnectsAfterAServerRestartAndRejoins() async throws {
         let first = liveConfiguration { $0.webSocket = nil }
         var port = 0
