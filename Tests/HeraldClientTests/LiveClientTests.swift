@@ -15,6 +15,8 @@ func liveConfiguration(
 ) -> HeraldServerConfiguration {
     let app = AppCredentials(appID: liveAppID, secrets: [liveSecret], allowsTokenlessLogin: tokenless)
     var configuration = HeraldServerConfiguration(engine: EngineConfiguration(apps: [app]))
+    // The suite runs beside every other on two cores; no test here is about the handshake timeout.
+    configuration.engine.timers.handshakeTimeoutMs = 60_000
     configuration.tcp = ListenAddress(host: "127.0.0.1", port: 0)
     configuration.webSocket = ListenAddress(host: "127.0.0.1", port: 0)
     configure(&configuration)
