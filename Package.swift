@@ -130,6 +130,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "HeraldClientAdapter",
+            dependencies: ["HeraldClient"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "HeraldConformance",
             dependencies: [
                 "HeraldClient",
@@ -170,6 +175,7 @@ let package = Package(
             dependencies: [
                 "HeraldBench",
                 "HeraldClient",
+                "HeraldClientAdapter",
                 "HeraldConformance",
                 "HeraldEngine",
                 "HeraldServer",
@@ -259,6 +265,8 @@ let package = Package(
         .target(
             name: "HeraldMutants",
             dependencies: [
+                "HeraldClient",
+                "HeraldClientAdapter",
                 "HeraldWire",
                 "HeraldMessages",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -276,6 +284,17 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Tests/herald-mutant",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "herald-mutant-client",
+            dependencies: [
+                "HeraldMutants",
+                "HeraldClient",
+                "HeraldClientAdapter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/herald-mutant-client",
             swiftSettings: swiftSettings
         ),
         .testTarget(

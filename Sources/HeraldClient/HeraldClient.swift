@@ -52,6 +52,8 @@ public actor HeraldClient {
 
     /// The configuration.
     public nonisolated let configuration: Configuration
+    /// `login_timeout_ms` when the server advertises 0 (Spec/14-limits.md).
+    static let defaultLoginTimeoutMs: Int64 = 10_000
     private let connector: any ClientConnector
     /// The clock every timer of the client reads.
     public nonisolated let clock: any ClientClock
@@ -246,7 +248,9 @@ public actor HeraldClient {
             _ = try await self.sendLogin()
         } catch {
             self.dropTransport()
-            self.setState(.disconnected, error.code == .timeout ? .loginTimeout : .loginFailure)
+            // Spec/05-session.md rows 3 and 4: a LoginResponse that refuses is LOGIN_FAILURE; no LoginResponse in
+            // time, or no transport or Welcome, is LOGIN_TIMEOUT.
+            self.setState(.disconnected, error.code == .operationFailed ? .loginFailure : .loginTimeout)
             throw error
         }
         self.setState(.connected, .loginSuccess)
@@ -374,11 +378,18 @@ public actor HeraldClient {
         request.token = self.token
         request.resumeHandle = self.resumeHandle
         let previousSession = self.sessionID
-        let response = try await self.request(request, Herald_V1_LoginResponse.self, needsSession: false)
+        // SES-19: the login waits `login_timeout_ms` as advertised (0: the default, HS-25), then the caller closes
+        // the transport.
+        let advertised = Int64(self.welcome?.timers.loginTimeoutMs ?? 0)
+        let response = try await self.request(
+            request,
+            Herald_V1_LoginResponse.self,
+            needsSession: false,
+            timeoutMs: advertised > 0 ? advertised : Self.defaultLoginTimeoutMs
+        )
         try Self.check(response.result, of: response, "log in as '\(self.userID)'")
         let resumed = !previousSession.isEmpty && response.sessionID == previousSession && !self.resumeHandle.isEmpty
         self.hasSession = true
-        self.resumedStreams = resumed ? Set(["user"] + self.channelSeq.keys.map { "channel:\($0)" }) : []
         self.sessionID = response.sessionID
         self.resumeHandle = response.resumeHandle
         self.tokenExpiresMs = response.tokenExpiresMs
@@ -397,7 +408,8 @@ public actor HeraldClient {
         _ message: some SwiftProtobuf.Message,
         _ responseType: Response.Type,
         needsSession: Bool = true,
-        retry: Bool = false
+        retry: Bool = false,
+        timeoutMs: Int64? = nil
     ) async throws(HeraldClientError) -> Response {
         guard let info = HeraldOpcodeTable.info(forMessageType: type(of: message)) else {
             throw HeraldClientError(.invalidArgument, "\(type(of: message)) is not a request")
@@ -413,7 +425,7 @@ public actor HeraldClient {
         if let capability = Self.capability(of: info.opcode), !self.granted.contains(capability) {
             throw HeraldClientError(.capabilityNotGranted, "the server did not grant '\(capability)' (HS-19)")
         }
-        let deadline = self.clock.nowMs() + self.configuration.requestTimeoutMs
+        let deadline = self.clock.nowMs() + (timeoutMs ?? self.configuration.requestTimeoutMs)
         let frame: HeraldFrame
         do {
             frame = try await self.exchange(info.opcode, message, deadlineMs: deadline)
@@ -623,11 +635,16 @@ public actor HeraldClient {
     private func applyResponse(_ frame: HeraldFrame) {
         switch frame.opcode {
         case .loginResponse:
-            if let response = try? frame.decodeMessage(as: Herald_V1_LoginResponse.self), response.result == .ok,
-                response.sessionID != self.sessionID || self.resumeHandle.isEmpty
-            {
-                self.userSeq = 0
-                self.channelSeq = [:]
+            // Decided when the response arrives, not when the login's task resumes: events that follow it in the
+            // same read are already handled by then (a resumed stream's first event may skip numbers, 17.8).
+            if let response = try? frame.decodeMessage(as: Herald_V1_LoginResponse.self), response.result == .ok {
+                if response.sessionID != self.sessionID || self.resumeHandle.isEmpty {
+                    self.userSeq = 0
+                    self.channelSeq = [:]
+                    self.resumedStreams = []
+                } else {
+                    self.resumedStreams = Set(["user"] + self.channelSeq.keys.map { "channel:\($0)" })
+                }
             }
         case .joinChannelResponse:
             if let response = try? frame.decodeMessage(as: Herald_V1_JoinChannelResponse.self), response.result == .ok {
@@ -1023,7 +1040,8 @@ public actor HeraldClient {
                     // Rejected, invalid argument, app id or token, token expired, not authorized: retrying the
                     // same login cannot succeed.
                     self.endSession()
-                    self.setState(.aborted, value == 6 ? .tokenExpired : .loginFailure)
+                    // Spec/05-session.md row 11: the new login is refused.
+                    self.setState(.disconnected, .loginFailure)
                     return
                 }
                 continue

@@ -482,7 +482,12 @@ public struct ConformDriver: Sendable {
             var coverage: CoverageReport?
             if let index = context.index {
                 let waivers = try? context.source.waivers()
-                coverage = CoverageReport(index: index, corpus: context.corpus, waivers: waivers?.waivers ?? [])
+                coverage = CoverageReport(
+                    index: index,
+                    corpus: context.corpus,
+                    waivers: waivers?.waivers ?? [],
+                    otherRole: (try? ClientCorpus.load(directory: nil))?.requirementIDs ?? []
+                )
             }
             let html = HTMLReport.render(run, coverage: coverage, requirements: requirements, verbose: options.verbose)
             try write(Data(html.utf8), to: path, kind: "HTML")
@@ -666,9 +671,14 @@ public struct ConformDriver: Sendable {
 
     /// Runs `herald conform coverage`: prints the coverage table (or JSON) and returns the exit status: 0 when every
     /// MUST is covered or waived and there is no problem, 1 otherwise, 2 when a file cannot be used.
+    ///
+    /// The requirements the client corpus names (``ClientCorpus/requirementIDs``: `clientScenarios`, else
+    /// `client-scenarios` beside `scenarios`, else the embedded one) are the client role's: they are counted in a
+    /// report of their own, after the server's (in JSON, as the member `client`).
     public static func coverage(
         scenarios: String?,
         spec: String?,
+        clientScenarios: String? = nil,
         json: Bool,
         listAll: Bool = false,
         output: @Sendable (String) -> Void = ConsoleReporter.standardOutput,
@@ -688,6 +698,15 @@ public struct ConformDriver: Sendable {
             guard !index.requirements.isEmpty else {
                 throw Exit(status: .usage, message: "the Spec (\(source.specLabel)) has no tagged requirements")
             }
+            let clientCorpus: ClientCorpus
+            do {
+                clientCorpus = try ClientCorpus.load(
+                    directory: clientScenarios ?? scenarios.flatMap(CoverageReport.clientDirectory(beside:))
+                )
+            } catch {
+                throw Exit(status: .usage, message: "the client scenarios cannot be used:\n\(error)")
+            }
+            let clientReport = CoverageReport(index: index, clientCorpus: clientCorpus)
             let report: CoverageReport
             do {
                 let corpus = try ScenarioLoader(requirementIDs: nil).load(files: source.scenarioFiles)
@@ -697,7 +716,12 @@ public struct ConformDriver: Sendable {
                 } catch {
                     throw Exit(status: .usage, message: "\(WaiverFile.fileName) (\(source.scenariosLabel)): \(error)")
                 }
-                report = CoverageReport(index: index, corpus: corpus, waivers: waivers.waivers)
+                report = CoverageReport(
+                    index: index,
+                    corpus: corpus,
+                    waivers: waivers.waivers,
+                    otherRole: clientCorpus.requirementIDs
+                )
             } catch let error as ScenarioLoadError {
                 throw Exit(
                     status: .usage,
@@ -705,11 +729,24 @@ public struct ConformDriver: Sendable {
                 )
             }
             if json {
-                output(String(decoding: try report.renderJSON(), as: UTF8.self))
+                // The server's report as before, with the client role's as its member `client`.
+                var object = try JSONSerialization.jsonObject(with: try report.renderJSON()) as? [String: Any] ?? [:]
+                object["client"] = try JSONSerialization.jsonObject(with: try clientReport.renderJSON())
+                let data = try JSONSerialization.data(
+                    withJSONObject: object,
+                    options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                )
+                output(String(decoding: data, as: UTF8.self) + "\n")
             } else {
-                output(report.renderText(listUncoveredShouldAndMay: listAll))
+                output(
+                    "Server role (\(source.scenariosLabel) scenarios; requirements addressed to servers):\n"
+                        + report.renderText(listUncoveredShouldAndMay: listAll)
+                        + "\nClient role (\(clientCorpus.label) client scenarios, herald conform client; "
+                        + "requirements addressed to clients):\n"
+                        + clientReport.renderText(listUncoveredShouldAndMay: listAll)
+                )
             }
-            return report.passed ? .passed : .failed
+            return report.passed && clientReport.passed ? .passed : .failed
         } catch let exit as Exit {
             errorOutput("error: \(exit.message)\n")
             return exit.status

@@ -99,18 +99,18 @@ public struct ConnectionError: Error, Hashable, Sendable, CustomStringConvertibl
 
 // MARK: - Inbound queue
 
-/// An unbounded queue of connection events that a task awaits with a deadline (no polling).
-final class InboundQueue: Sendable {
+/// An unbounded queue of events (connection events, accepted connections, adapter messages) that a task awaits with a deadline (no polling).
+final class InboundQueue<Element: Sendable>: Sendable {
     private struct State {
-        var items: [ConnectionEvent] = []
-        var waiter: CheckedContinuation<ConnectionEvent?, Never>?
+        var items: [Element] = []
+        var waiter: CheckedContinuation<Element?, Never>?
         var finished = false
     }
 
     private let state = Mutex(State())
 
-    func push(_ event: ConnectionEvent) {
-        let waiter: CheckedContinuation<ConnectionEvent?, Never>? = self.state.withLock { state in
+    func push(_ event: Element) {
+        let waiter: CheckedContinuation<Element?, Never>? = self.state.withLock { state in
             guard !state.finished else { return nil }
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -133,15 +133,15 @@ final class InboundQueue: Sendable {
     }
 
     /// The next event, or `nil` at the deadline, after ``finish()`` or when the task is cancelled.
-    func next(until deadline: ContinuousClock.Instant) async -> ConnectionEvent? {
+    func next(until deadline: ContinuousClock.Instant) async -> Element? {
         if let item = self.takeBuffered() { return item }
-        return await withTaskGroup(of: ConnectionEvent?.self) { group in
+        return await withTaskGroup(of: Element?.self) { group in
             group.addTask { await self.wait() }
             group.addTask {
                 try? await Task.sleep(until: deadline, clock: .continuous)
                 return nil
             }
-            var result: ConnectionEvent?
+            var result: Element?
             // Collect both results: an event handed to the waiter just as the deadline passed is not lost.
             for await value in group {
                 if let value { result = value }
@@ -151,16 +151,21 @@ final class InboundQueue: Sendable {
         }
     }
 
-    private func takeBuffered() -> ConnectionEvent? {
+    /// The next buffered event, without waiting.
+    func pollBuffered() -> Element? {
+        self.takeBuffered()
+    }
+
+    private func takeBuffered() -> Element? {
         self.state.withLock { state in
             state.items.isEmpty ? nil : state.items.removeFirst()
         }
     }
 
-    private func wait() async -> ConnectionEvent? {
+    private func wait() async -> Element? {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<ConnectionEvent?, Never>) in
-                let immediate: ConnectionEvent?? = self.state.withLock { state in
+            await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
+                let immediate: Element?? = self.state.withLock { state in
                     if !state.items.isEmpty { return .some(state.items.removeFirst()) }
                     if state.finished || Task.isCancelled { return .some(nil) }
                     state.waiter = continuation
@@ -183,7 +188,7 @@ final class InboundQueue: Sendable {
 /// Shared between a connection and its channel handlers.
 final class ConnectionShared: Sendable {
     let actor: String
-    let queue = InboundQueue()
+    let queue = InboundQueue<ConnectionEvent>()
     let recorder: TranscriptRecorder
     private let state = Mutex<(closedLocally: Bool, closeCode: UInt16?)>((false, nil))
 
@@ -747,7 +752,7 @@ private final class WebSocketFrameHandler: ChannelInboundHandler {
     typealias OutboundOut = WebSocketFrame
 
     private let shared: ConnectionShared
-    private var message: ByteBuffer?
+    private var assembler = WebSocketMessageAssembler()
     private var closeSent = false
 
     init(shared: ConnectionShared) {
@@ -757,32 +762,31 @@ private final class WebSocketFrameHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
         switch frame.opcode {
-        case .binary, .continuation:
-            var data = frame.unmaskedData
-            if frame.opcode == .binary {
-                self.message = data
-            } else if self.message != nil {
-                self.message!.writeBuffer(&data)
-            } else {
+        case .binary, .continuation, .text:
+            let message: WebSocketMessageAssembler.Message?
+            do {
+                message = try self.assembler.add(frame)
+            } catch {
                 self.shared.failed("the server sent a continuation frame without a message to continue")
                 return
             }
-            if frame.fin, let message = self.message {
-                self.message = nil
+            switch message {
+            case .binary(let bytes):
                 do {
                     self.shared.received(
-                        try HeraldWire.decodeSingleFrame(
-                            message,
-                            maximumPayloadLength: HeraldFrameHeader.defaultMaximumPayloadLength,
-                            acceptedExtensions: HeraldOpcodeTable.extensions
+                        try WebSocketMessageAssembler.heraldFrame(
+                            bytes,
+                            maximumPayloadLength: HeraldFrameHeader.defaultMaximumPayloadLength
                         )
                     )
                 } catch {
                     self.shared.failed("the server sent a message that is not exactly one valid frame: \(error)")
                 }
+            case .text:
+                self.shared.failed("the server sent a text WebSocket message (TRN-20)")
+            case nil:
+                break
             }
-        case .text:
-            self.shared.failed("the server sent a text WebSocket message (TRN-20)")
         case .ping:
             let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)
             context.writeAndFlush(Self.wrapOutboundOut(pong), promise: nil)

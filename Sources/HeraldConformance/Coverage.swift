@@ -185,19 +185,25 @@ public struct CoverageReport: Codable, Sendable, Hashable {
     ///   - cases: The corpus's cases.
     ///   - waivers: The waivers.
     ///   - removedIDs: Ids tagged `(Removed.)` in the Spec: citing them is a problem too.
+    ///   - otherRole: Requirements of the other role (those a client corpus names, when this is the server's
+    ///     report): left out of this report; a case may cite one, a waiver of one is a problem.
     public init(
         requirements: [Requirement],
         chapters: [String],
         cases: [CoverageCase],
         waivers: [Waiver],
-        removedIDs: Set<String> = []
+        removedIDs: Set<String> = [],
+        otherRole: Set<String> = []
     ) {
         var casesByRequirement: [String: [String]] = [:]
         var problems: [String] = []
+        let requirements = requirements.filter { !otherRole.contains($0.id) }
         let known = Set(requirements.map(\.id))
         for coverageCase in cases {
             for id in coverageCase.requirements {
-                if known.contains(id) {
+                if otherRole.contains(id) {
+                    continue
+                } else if known.contains(id) {
                     if casesByRequirement[id]?.last != coverageCase.id {
                         casesByRequirement[id, default: []].append(coverageCase.id)
                     }
@@ -214,6 +220,13 @@ public struct CoverageReport: Codable, Sendable, Hashable {
         for waiver in waivers {
             if waiverReasons[waiver.requirement] != nil {
                 problems.append("\(waiver.requirement) is waived twice")
+                continue
+            }
+            if otherRole.contains(waiver.requirement) {
+                problems.append(
+                    "\(waiver.requirement) is a requirement of the other role (the client corpus names it); remove "
+                        + "this waiver"
+                )
                 continue
             }
             if !known.contains(waiver.requirement) {
@@ -271,13 +284,30 @@ public struct CoverageReport: Codable, Sendable, Hashable {
     }
 
     /// Computes coverage from a requirement index.
-    public init(index: RequirementIndex, cases: [CoverageCase], waivers: [Waiver]) {
+    public init(index: RequirementIndex, cases: [CoverageCase], waivers: [Waiver], otherRole: Set<String> = []) {
         self.init(
             requirements: index.requirements,
             chapters: index.chapters,
             cases: cases,
             waivers: waivers,
-            removedIDs: index.removedIDs
+            removedIDs: index.removedIDs,
+            otherRole: otherRole
+        )
+    }
+
+    /// The client role's coverage: the requirements the client corpus names (``ClientCorpus/requirementIDs``)
+    /// against its cases and waivers.
+    public init(index: RequirementIndex, clientCorpus: ClientCorpus) {
+        let clientIDs = clientCorpus.requirementIDs
+        self.init(
+            requirements: index.requirements,
+            chapters: index.chapters,
+            cases: clientCorpus.cases.map {
+                CoverageCase(id: $0.id, chapter: $0.chapter, requirements: $0.requirements)
+            },
+            waivers: clientCorpus.waivers,
+            removedIDs: index.removedIDs,
+            otherRole: Set(index.requirements.map(\.id)).subtracting(clientIDs)
         )
     }
 
@@ -399,17 +429,31 @@ extension CoverageReport {
         let waivers = try WaiverFile(
             contentsOfFile: (scenariosDirectory as NSString).appendingPathComponent(WaiverFile.fileName)
         )
-        return CoverageReport(index: index, corpus: corpus, waivers: waivers.waivers)
+        let clientIDs =
+            (try? ClientCorpus.load(directory: Self.clientDirectory(beside: scenariosDirectory)))?
+            .requirementIDs ?? []
+        return CoverageReport(index: index, corpus: corpus, waivers: waivers.waivers, otherRole: clientIDs)
     }
 
-    /// The coverage of a loaded corpus against a requirement index and waivers.
-    public init(index: RequirementIndex, corpus: ScenarioCorpus, waivers: [Waiver]) {
+    /// `client-scenarios` beside a scenario directory, if it exists; else `nil` (the embedded client corpus).
+    public static func clientDirectory(beside scenariosDirectory: String) -> String? {
+        let sibling = ((scenariosDirectory as NSString).deletingLastPathComponent as NSString)
+            .appendingPathComponent("client-scenarios")
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: sibling, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? sibling : nil
+    }
+
+    /// The coverage of a loaded corpus against a requirement index and waivers; requirements of `otherRole` (the
+    /// client role's) are left out.
+    public init(index: RequirementIndex, corpus: ScenarioCorpus, waivers: [Waiver], otherRole: Set<String> = []) {
         self.init(
             index: index,
             cases: corpus.cases.map {
                 CoverageCase(id: $0.id, chapter: $0.chapter, requirements: $0.scenario.requirements)
             },
-            waivers: waivers
+            waivers: waivers,
+            otherRole: otherRole
         )
     }
 }

@@ -10,6 +10,12 @@ public enum EmbeddedCorpus {
         Self.scenariosFiles
     }
 
+    /// Each client scenario file (`Vectors/client-scenarios`) as (file name, UTF-8 text), in name order,
+    /// `waivers.json` included.
+    public static var clientScenarios: [(name: String, text: String)] {
+        Self.clientScenariosFiles
+    }
+
     /// Each requirement source of the Spec as (file name, text): `README.md` and the `NN-*.md` chapters.
     public static var spec: [(name: String, text: String)] {
         Self.specFiles

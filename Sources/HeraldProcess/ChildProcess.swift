@@ -36,6 +36,9 @@ public final class ChildProcess: @unchecked Sendable {
     public var standardOutput: Any?
     /// Standard error, as ``standardOutput``.
     public var standardError: Any?
+    /// Whether the child leads a new process group, so that ``signalGroup(_:)`` reaches the programs it starts too
+    /// (a `/bin/sh -c` command line's children).
+    public var startsProcessGroup = false
     /// Called once, on a thread of its own, when the child has ended.
     public var terminationHandler: (@Sendable (ChildProcess) -> Void)?
 
@@ -70,6 +73,22 @@ public final class ChildProcess: @unchecked Sendable {
     public func signal(_ signal: Int32) {
         let pid = self.state.withLock { $0.launched && $0.status == nil ? $0.pid : 0 }
         if pid > 0 { kill(pid, signal) }
+    }
+
+    /// Sends `signal` to the child's process group (``startsProcessGroup``), which outlives the child: programs it
+    /// started are reached after it has ended.
+    public func signalGroup(_ signal: Int32) {
+        let pid = self.state.withLock { $0.launched ? $0.pid : 0 }
+        if pid > 0 { kill(-pid, signal) }
+    }
+
+    /// Waits until the child has ended or `timeout` has passed.
+    ///
+    /// - Returns: Whether the child has ended.
+    public func waitUntilExit(timeout: Duration) -> Bool {
+        let (seconds, attoseconds) = timeout.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        return self.exited.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success
     }
 
     /// Blocks until the child has ended.
@@ -158,7 +177,12 @@ public final class ChildProcess: @unchecked Sendable {
         var allSignals = sigset_t()
         sigfillset(&allSignals)
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if self.startsProcessGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
         var pid = pid_t()
         let result = posix_spawn(&pid, program, &actions, &attributes, &argv, &envp)
         guard result == 0 else {

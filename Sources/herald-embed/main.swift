@@ -6,7 +6,7 @@
 import Foundation
 
 /// The input files of one group, as (file name, text).
-var groups: [String: [(name: String, text: String)]] = ["scenarios": [], "spec": []]
+var groups: [String: [(name: String, text: String)]] = ["scenarios": [], "spec": [], "clientScenarios": []]
 let arguments = CommandLine.arguments.dropFirst()
 guard let output = arguments.first else {
     FileHandle.standardError.write(Data("usage: herald-embed OUTPUT GROUP=PATH…\n".utf8))
@@ -14,7 +14,9 @@ guard let output = arguments.first else {
 }
 for argument in arguments.dropFirst() {
     guard let equals = argument.firstIndex(of: "="), groups[String(argument[..<equals])] != nil else {
-        FileHandle.standardError.write(Data("herald-embed: \(argument) is not scenarios=PATH or spec=PATH\n".utf8))
+        FileHandle.standardError.write(
+            Data("herald-embed: \(argument) is not scenarios=PATH, spec=PATH or clientScenarios=PATH\n".utf8)
+        )
         exit(2)
     }
     let path = String(argument[argument.index(after: equals)...])
@@ -60,13 +62,13 @@ for group in groups.keys.sorted() {
 }
 
 var source = """
-    // Generated at build time by herald-embed (the EmbedCorpus plugin) from Vectors/scenarios and Spec. Do not edit.
+    // Generated at build time by herald-embed (the EmbedCorpus plugin) from Vectors/scenarios, Vectors/client-scenarios and Spec. Do not edit.
 
     extension EmbeddedCorpus {
         static let fingerprintValue = "\(String(hash, radix: 16))"
 
     """
-for group in ["scenarios", "spec"] {
+for group in ["scenarios", "spec", "clientScenarios"] {
     source += "    static let \(group)Files: [(name: String, text: String)] = [\n"
     for (name, text) in groups[group]! {
         source += "        (\"\(name)\", \n" + literal(text) + "),\n"

@@ -6,9 +6,10 @@ extension Herald {
     struct Conform: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "conform",
-            abstract: "Run the conformance suite against a Herald server, or report requirement coverage.",
+            abstract:
+                "Run the conformance suite against a Herald server or (client) a client library, or report coverage.",
             version: ConformDriver.versionText,
-            subcommands: [Run.self, Coverage.self],
+            subcommands: [Run.self, Coverage.self, Client.self],
             defaultSubcommand: Run.self
         )
 
@@ -17,7 +18,10 @@ extension Herald {
         /// `--json FILE` writes the JSON report of a run; with `--list` nothing runs, so there every `--json` means
         /// "print the list as JSON" and takes no value.
         static func normalize(_ arguments: [String]) -> [String] {
-            guard arguments.first == "conform", arguments.contains("--list") else { return arguments }
+            guard arguments.first == "conform", arguments.dropFirst().first != "client", arguments.contains("--list")
+            else {
+                return arguments
+            }
             let end = arguments.firstIndex(of: "--") ?? arguments.endIndex
             return arguments.enumerated().map { index, argument in
                 index < end && argument == "--json" ? "--list-json" : argument
@@ -228,7 +232,9 @@ extension Herald.Conform {
             abstract: "Report which Spec requirements the scenario corpus covers.",
             discussion: """
                 Compares the requirement index of the Spec with the requirement ids of the corpus's cases and with \
-                waivers.json in the scenario directory ({"schemaVersion": 1, "waivers": [{"requirement": "HS-1", \
+                waivers.json in the scenario directory, for each role: the server's (Vectors/scenarios, herald \
+                conform) and the client's (Vectors/client-scenarios, herald conform client; its requirements are \
+                those its cases and waivers name). Waivers: ({"schemaVersion": 1, "waivers": [{"requirement": "HS-1", \
                 "reason": "…"}]}; a reason is mandatory). Prints, per chapter and level, how many requirements are \
                 covered by at least one case, waived, and uncovered, then the uncovered MUSTs and any problem (a \
                 waiver of a covered or unknown requirement, a case citing an unknown id).
@@ -250,10 +256,14 @@ extension Herald.Conform {
         @Option(help: "A Spec directory instead of the one built into herald.")
         var spec: String?
 
+        @Option(help: "A client scenario directory (default: client-scenarios beside --scenarios, else built in).")
+        var clientScenarios: String?
+
         func run() async throws {
             let status = ConformDriver.coverage(
                 scenarios: self.scenarios,
                 spec: self.spec,
+                clientScenarios: self.clientScenarios,
                 json: self.json,
                 listAll: self.all
             )
@@ -265,3 +275,99 @@ extension Herald.Conform {
 }
 
 extension LevelSelection: ExpressibleByArgument {}
+
+extension Herald.Conform {
+    /// `herald conform client --adapter COMMAND …`: the runner plays the server and tests a client library.
+    struct Client: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "client",
+            abstract: "Test client implementations: the runner plays a scripted server, the adapter drives the client.",
+            discussion: """
+                Each --adapter COMMAND is a program (run with /bin/sh -c, once per case) that links the client \
+                library under test and speaks the adapter protocol herald-adapter/1 on its standard input and \
+                output (Spec/19-client-conformance.md): the runner sends commands (create, login, sendPeerMessage, \
+                joinChannel, …), the adapter replies and reports the client's events. Meanwhile the runner plays \
+                the server on loopback (TCP, WebSocket, TLS and secure WebSocket, with a test certificate the \
+                adapter is told to trust) and checks every frame the client sends, when it sends it, and how it \
+                closes. The cases are Vectors/client-scenarios, built into herald.
+
+                Adapters that come with Herald: `herald client-adapter` (HeraldClient, the Swift client) and \
+                Tests/Interop/C/build/herald-c-adapter (the C implementation).
+
+                With several adapters every one runs the selected cases and a matrix (client × case) is printed; \
+                --matrix FILE writes it (Markdown, or HTML for a .html name), and report files get the adapter's \
+                name before their extension.
+
+                Expected failures: --expected-failures FILE applies to every adapter; NAME=FILE to the adapter \
+                named NAME (the name its hello reply gives). Levels, verdicts, reports and exit status are those \
+                of herald conform run; exit status 3 means an adapter did not answer hello.
+                """
+        )
+
+        @Option(help: "The command line of a client's adapter (repeatable).")
+        var adapter: [String] = []
+
+        @Flag(help: "List the selected cases instead of running them.")
+        var list = false
+
+        @Option(name: .customLong("filter"), help: "Run only cases whose id matches this glob (repeatable).")
+        var filters: [String] = []
+
+        @Option(name: .customLong("skip"), help: "Do not run cases whose id matches this glob (repeatable).")
+        var skips: [String] = []
+
+        @Option(help: ArgumentHelp("The requirement levels to run.", valueName: "must|should|may"))
+        var level: LevelSelection = .should
+
+        @Flag(help: "Fail the run on SHOULD and MAY failures too (without it they are warnings).")
+        var strict = false
+
+        @Option(help: ArgumentHelp("An expected-failures file, for every adapter or (NAME=FILE) for one."))
+        var expectedFailures: [String] = []
+
+        @Option(name: .customLong("json"), help: "Write the JSON report.")
+        var jsonReport: String?
+
+        @Option(name: .customLong("junit"), help: "Write the JUnit XML report.")
+        var junitReport: String?
+
+        @Option(name: .customLong("html"), help: "Write the HTML report.")
+        var htmlReport: String?
+
+        @Option(help: "Write the client × case matrix (Markdown, or HTML for a .html file).")
+        var matrix: String?
+
+        @Option(help: "A client scenario directory to run instead of the corpus built into herald.")
+        var scenarios: String?
+
+        @Flag(help: "Print and keep the transcripts of passing cases too.")
+        var verbose = false
+
+        func run() async throws {
+            var options = ClientConformOptions()
+            options.adapters = self.adapter
+            options.list = self.list
+            options.filters = self.filters
+            options.skips = self.skips
+            options.level = self.level
+            options.strict = self.strict
+            for entry in self.expectedFailures {
+                if let equals = entry.firstIndex(of: "="), !entry[..<equals].contains("/") {
+                    options.expectedFailures[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+                } else {
+                    options.expectedFailures[""] = entry
+                }
+            }
+            options.jsonPath = self.jsonReport
+            options.junitPath = self.junitReport
+            options.htmlPath = self.htmlReport
+            options.matrixPath = self.matrix
+            options.scenarios = self.scenarios
+            options.verbose = self.verbose
+            let status = await ClientConformance.run(options)
+            if status != .passed {
+                throw ExitCode(status.rawValue)
+            }
+        }
+    }
+}

@@ -30,7 +30,7 @@ struct Herald: AsyncParsableCommand {
         version: HeraldVersion.tool,
         subcommands: [
             Vectors.self, Decode.self, Encode.self, Spec.self, Serve.self, Token.self, Conform.self, Bench.self,
-            Chat.self,
+            Chat.self, ClientAdapterCommand.self,
         ]
     )
 

@@ -394,6 +394,8 @@ struct ReadmeRecipe: Sendable {
         case conformList
         /// `herald conform coverage …`.
         case conformCoverage
+        /// `herald conform client --adapter …` (in the package root, where the adapters' paths lead).
+        case conformClient
         /// `herald vectors verify …`.
         case vectorsVerify
         /// `herald encode …`.
@@ -407,6 +409,8 @@ struct ReadmeRecipe: Sendable {
     /// The case filter appended to conformance runs: the full suite at default timers takes about 10 minutes, and
     /// a CI step of its own runs it.
     static let conformFilter = "handshake.ping.*"
+    /// The client cases a README `conform client` line runs.
+    static let clientFilter = "client.session.state.login-*"
     /// A quick case against a TARGET that logs in with a valid token of the run's token source.
     static let loginCase = "session.login.ok.response-fields"
     /// A quick case against a TARGET that logs in to the `--app-id-only` app.
@@ -488,6 +492,18 @@ struct ReadmeRecipe: Sendable {
             var rest = arguments.dropFirst()
             if rest.first == "coverage" {
                 kind = .conformCoverage
+                break
+            }
+            if rest.first == "client" {
+                inPackageRoot = true
+                if has("--list") {
+                    kind = .conformList
+                    break
+                }
+                kind = .conformClient
+                runs = runs.map { $0 + ["--filter", Self.clientFilter] }
+                notes.append("--filter '\(Self.clientFilter)' appended (the full client suite runs in its own CI step)")
+                notes.append("'.build/debug/herald' in an adapter run as the herald under test")
                 break
             }
             if rest.first == "run" { rest = rest.dropFirst() }
@@ -688,6 +704,7 @@ private struct CheckSession {
             case .conformEmbedded: try await self.checkConformEmbedded(arguments)
             case .conformList: try await self.checkConformList(arguments)
             case .conformCoverage, .specRequirements: try await self.checkSucceedsWithOutput(arguments)
+            case .conformClient: try await self.checkConformClient(arguments)
             case .vectorsVerify: try await self.checkVectorsVerify(arguments)
             case .encode, .decode: try await self.checkShownOutput(arguments)
             }
@@ -824,6 +841,23 @@ private struct CheckSession {
                 self.fail("\(flag) \(arguments[index + 1]) is not JSON", output: output)
             }
         }
+    }
+
+    /// Runs the line with its adapters' `.build/debug/herald` replaced by the herald under test; it must pass.
+    mutating func checkConformClient(_ arguments: [String]) async throws {
+        let herald = self.executable.path
+        let rewritten = arguments.map { $0.replacingOccurrences(of: ".build/debug/herald", with: herald) }
+        for (index, word) in rewritten.enumerated() where index > 0 && rewritten[index - 1] == "--adapter" {
+            let program = String(word.split(separator: " ").first ?? "")
+            guard
+                FileManager.default.isExecutableFile(atPath: Project.root.appendingPathComponent(program).path)
+                    || FileManager.default.isExecutableFile(atPath: program)
+            else {
+                return self.fail("the adapter \(program) does not exist; build it first (make -C Tests/Interop/C)")
+            }
+        }
+        let output = try await self.runToEnd(rewritten)
+        self.expectConformPassed(output)
     }
 
     mutating func checkConformList(_ arguments: [String]) async throws {
