@@ -118,6 +118,11 @@ public struct CaseExecutor: Sendable {
         self.environment = environment
     }
 
+    /// How long the runner may be stalled (``RunnerLag``) while a case runs before a failure of the case is not
+    /// trusted and the case runs again alone: a quarter of a second, well above scheduling noise and below the
+    /// shortest window of a timing case.
+    public static let stallThreshold = Duration.milliseconds(250)
+
     /// Runs a case: never throws; infrastructure problems become the verdict `error`.
     public func run(_ item: CorpusCase) async -> CaseResult {
         let scenario = item.scenario
@@ -129,7 +134,8 @@ public struct CaseExecutor: Sendable {
         let environment = caseEnvironment
         let recorder = TranscriptRecorder()
         let start = ContinuousClock.now
-        let outcome: CaseOutcome
+        let lagAtStart = environment.lag?.total ?? .zero
+        var outcome: CaseOutcome
         if let reason = self.notApplicableReason(scenario) {
             outcome = .notApplicable(reason)
         } else {
@@ -184,6 +190,16 @@ public struct CaseExecutor: Sendable {
                 await registry.closeAll()
                 return first ?? .error("the case ended without an outcome", step: nil)
             }
+        }
+        // A failure seen while the runner itself could not run for a while (its sends late, its clocks behind) is
+        // not the target's: like a connection of its own that did not get through, the case runs again alone.
+        let stalled = (environment.lag?.total ?? .zero) - lagAtStart
+        if case .fail(let message, let step) = outcome, !environment.alone, stalled >= Self.stallThreshold {
+            outcome = .error(
+                message + "; the runner itself was stalled for \(CaseBudget.text(stalled)) while the case ran "
+                    + "(infrastructure, not judged as the target's failure: the case is run again alone)",
+                step: step
+            )
         }
         let elapsed = ContinuousClock.now - start
         let durationMs = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000

@@ -48,8 +48,9 @@ public struct Runner: Sendable {
     /// Cases start longest first (by the server-timer part of their ``CaseBudget``), so that the few that wait
     /// minutes on the server's timers overlap with everything else instead of ending the run. Cases with crowds run
     /// one at a time, so that hundreds of crowd connections do not starve the other cases' clients. A case that ends
-    /// in ``Verdict/error`` (the runner's own client could not connect or complete its handshake or login in time)
-    /// is run once more alone after the others; its result keeps the first attempt in
+    /// in ``Verdict/error`` (the runner's own client could not connect or complete its handshake or login in time,
+    /// or the case failed while the runner itself was stalled, ``CaseExecutor/stallThreshold``) is run once more
+    /// alone after the others; its result keeps the first attempt in
     /// ``CaseResult/firstAttempt``. Cases marked ``ScenarioCase/exclusive`` (they restart the target) run one at a
     /// time after all the others, with no other case in flight.
     ///
@@ -59,6 +60,14 @@ public struct Runner: Sendable {
         _ cases: [CorpusCase],
         progress: @escaping @Sendable (RunProgress) -> Void = { _ in }
     ) async -> [CaseResult] {
+        // The runner measures its own lag, which decides whether a failure seen while it stalled is trusted.
+        guard self.environment.lag != nil else {
+            var measured = self.environment
+            let lag = RunnerLag()
+            measured.lag = lag
+            let runner = Runner(environment: measured, concurrency: self.concurrency)
+            return await lag.measuring { await runner.run(cases, progress: progress) }
+        }
         let executor = CaseExecutor(environment: self.environment)
         let total = cases.count
         // Cases that restart the target run alone after all others (below), so no other case is in flight.

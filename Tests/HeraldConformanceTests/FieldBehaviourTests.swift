@@ -173,10 +173,42 @@ struct FieldBehaviourTests {
                 #expect(results[0].message.contains("with no other case running"), "\(results[0].message)")
                 #expect(results[0].firstAttempt?.verdict == .error)
                 #expect(results[0].firstAttempt?.message.contains("infrastructure") == true)
-                // The case's own Hello is the thing under test: a failure at once, no rerun.
+                // The case's own Hello is the thing under test: a failure at once, no rerun (unless the runner
+                // itself stalled while it ran, CaseExecutor.stallThreshold: then it is judged alone too).
                 #expect(results[1].verdict == .fail)
-                #expect(results[1].firstAttempt == nil)
+                if let first = results[1].firstAttempt {
+                    #expect(first.message.contains("the runner itself was stalled"), "\(first.message)")
+                }
             }
+        }
+    }
+
+    @Test("a case that fails while the runner itself stalls is an error, run again alone and judged there")
+    func failureDuringARunnerStallIsRerunAlone() async throws {
+        try await RunnerFixtures.withServer { listeners in
+            var environment = try await RunnerFixtures.environment(try RunnerFixtures.target(listeners, .tcp))
+            let lag = RunnerLag()
+            environment.lag = lag
+            let failing = try Self.item(
+                """
+                {"id": "fixture.stall.no-pong", "title": "t", "requirements": ["HS-40"], "level": "MUST",
+                 "actors": ["alice"], "steps": [{"connect": {"actor": "alice"}},
+                 {"expect": {"actor": "alice", "type": "Pong", "withinMs": 500}}]}
+                """
+            )
+            // The runner "stalls" for 300 ms during the first attempt only.
+            let stall = Task {
+                try? await Task.sleep(for: .milliseconds(100))
+                lag.record(overslept: .milliseconds(300))
+            }
+            let results = await Runner(environment: environment, concurrency: 2).run([failing])
+            await stall.value
+            #expect(results[0].verdict == .fail)
+            #expect(results[0].firstAttempt?.verdict == .error)
+            #expect(
+                results[0].firstAttempt?.message.contains("the runner itself was stalled") == true,
+                "\(results[0].firstAttempt?.message ?? "no first attempt")"
+            )
         }
     }
 
