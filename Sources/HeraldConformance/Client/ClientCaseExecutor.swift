@@ -20,8 +20,24 @@ struct ClientCaseExecutor {
     let adapterCommand: String
     let rerunCommand: String
 
-    /// Runs the case.
-    func run() async -> CaseResult {
+    /// The phrase that marks a failure seen while the runner itself was stalled (the case runs once more).
+    static let stallNote = "the runner itself was stalled"
+
+    /// Runs the case; a failure seen while the runner itself was stalled for ``CaseExecutor/stallThreshold`` or more
+    /// becomes ``Verdict/error`` (its waits and sends were late: it says nothing about the client).
+    func run(retried: Bool = false) async -> CaseResult {
+        let lag = RunnerLag()
+        var result = await lag.measuring { await self.runOnce() }
+        if result.verdict == .fail, !retried, lag.total >= CaseExecutor.stallThreshold {
+            result.verdict = .error
+            result.message +=
+                "\n\(Self.stallNote) for \(CaseBudget.text(lag.total)) while the case ran "
+                + "(infrastructure, not judged as the client's failure: the case runs once more)"
+        }
+        return result
+    }
+
+    private func runOnce() async -> CaseResult {
         let recorder = TranscriptRecorder()
         await self.server.begin(recorder: recorder)
         let started = ContinuousClock.now
