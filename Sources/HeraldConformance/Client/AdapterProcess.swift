@@ -33,6 +33,7 @@ final class AdapterProcess: Sendable {
     private let buffered = Atomic<Int>(0)
     private let recorder: TranscriptRecorder
     private let nextID = Mutex<Int64>(0)
+    private let exit: ExitSignal
 
     /// Starts `command`.
     ///
@@ -48,6 +49,9 @@ final class AdapterProcess: Sendable {
         process.standardOutput = stdout
         process.standardError = stderr
         process.startsProcessGroup = true
+        let exit = ExitSignal()
+        process.terminationHandler = { _ in exit.fire() }
+        self.exit = exit
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
@@ -101,14 +105,14 @@ final class AdapterProcess: Sendable {
     func stop(grace: Duration = .seconds(5)) async {
         self.send("shutdown", arguments: [:])
         try? self.input.close()
-        let process = self.process
-        let ended = await Task.detached { process.waitUntilExit(timeout: grace) }.value
+        // Waiting blocks no thread: the cooperative pool is shared with everything else in the process.
+        let ended = await self.exit.wait(timeout: grace)
         if !ended {
             self.recorder.recordTransport(actor: "adapter", event: "killed", detail: "did not exit within \(grace)")
         }
         // Programs the adapter started (its shell's children) go with it.
-        process.signalGroup(SIGKILL)
-        if !ended { _ = await Task.detached { process.waitUntilExit(timeout: .seconds(5)) }.value }
+        self.process.signalGroup(SIGKILL)
+        if !ended { _ = await self.exit.wait(timeout: .seconds(5)) }
     }
 
     private func readOutput(_ handle: FileHandle) {
@@ -184,6 +188,44 @@ final class AdapterProcess: Sendable {
                 }
             }
             if pending.count > 4_000 { pending.removeAll() }
+        }
+    }
+}
+
+/// Fires once, when the adapter's process has ended; tasks wait for it, with a timeout, without blocking a thread.
+private final class ExitSignal: Sendable {
+    private struct State {
+        var fired = false
+        var next = 0
+        var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func fire() {
+        let waiters = self.state.withLock { state in
+            state.fired = true
+            defer { state.waiters = [:] }
+            return state.waiters.values
+        }
+        for waiter in waiters { waiter.resume(returning: true) }
+    }
+
+    /// Whether the process ended within `timeout` (at once if it has already).
+    func wait(timeout: Duration) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let id: Int? = self.state.withLock { state in
+                if state.fired { return nil }
+                state.next += 1
+                state.waiters[state.next] = continuation
+                return state.next
+            }
+            guard let id else { return continuation.resume(returning: true) }
+            Task {
+                try? await Task.sleep(for: timeout)
+                let waiter = self.state.withLock { $0.waiters.removeValue(forKey: id) }
+                waiter?.resume(returning: false)
+            }
         }
     }
 }
