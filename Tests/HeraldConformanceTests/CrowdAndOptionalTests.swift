@@ -20,7 +20,7 @@ struct CrowdAndOptionalTests {
         return try await RunnerFixtures.withServer(Self.configuration()) { listeners in
             var environment = try await RunnerFixtures.environment(try RunnerFixtures.target(listeners, transport))
             environment.keepPassingTranscripts = true
-            return await CaseExecutor(environment: environment).run(scenario)
+            return await RunnerFixtures.judged(environment, scenario)
         }
     }
 

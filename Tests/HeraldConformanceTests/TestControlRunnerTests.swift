@@ -77,7 +77,7 @@ struct TestControlRunnerTests {
                  "actors": ["alice"], "steps": [{"connect": {"actor": "alice"}}, {"restartTarget": {"mode": "crash"}}]}
                 """
             )
-            let result = await CaseExecutor(environment: environment).run(crash)
+            let result = await RunnerFixtures.judged(environment, crash)
             #expect(result.verdict == .notApplicable, "\(result.message)")
         }
     }

@@ -163,7 +163,7 @@ struct TokenKindTests {
         )
         try await RunnerFixtures.withServer(configurationWithOpenApp()) { listeners in
             let environment = try await RunnerFixtures.environment(try RunnerFixtures.target(listeners, .tcp))
-            let skipped = await CaseExecutor(environment: environment).run(scenario)
+            let skipped = await RunnerFixtures.judged(environment, scenario)
             #expect(skipped.verdict == .notApplicable)
             #expect(
                 skipped.message
@@ -173,12 +173,12 @@ struct TokenKindTests {
 
             var named = environment
             named.appIDOnlyAppID = openAppID
-            let passed = await CaseExecutor(environment: named).run(scenario)
+            let passed = await RunnerFixtures.judged(named, scenario)
             #expect(passed.verdict == .pass, "\(RunnerFixtures.describe([passed]))")
 
             // The main app refuses the empty token (TOK-16): the case really ran against the app-ID-only app.
             named.appIDOnlyAppID = RunnerFixtures.appID
-            let refused = await CaseExecutor(environment: named).run(scenario)
+            let refused = await RunnerFixtures.judged(named, scenario)
             #expect(refused.verdict == .fail)
             #expect(refused.message.contains("LOGIN_RESULT_INVALID_TOKEN"), "\(refused.message)")
         }

@@ -64,9 +64,9 @@ import Testing
         )
         try await RunnerFixtures.withServer { listeners in
             let environment = try await RunnerFixtures.environment(try RunnerFixtures.target(listeners, .ws))
-            let passed = await CaseExecutor(environment: environment).run(pass)
+            let passed = await RunnerFixtures.judged(environment, pass)
             #expect(passed.verdict == .pass, "\(RunnerFixtures.describe([passed]))")
-            let failed = await CaseExecutor(environment: environment).run(fail)
+            let failed = await RunnerFixtures.judged(environment, fail)
             #expect(failed.verdict == .fail)
             #expect(failed.message.contains("answered with HTTP status 400, expected 101"), "\(failed.message)")
         }
