@@ -1,4 +1,5 @@
 import Foundation
+import HeraldEngine
 import HeraldMessages
 import HeraldWire
 import NIOCore
@@ -10,30 +11,27 @@ struct ClientCaseExecutor {
     /// The app id the cases use (`${capture:appId}`).
     static let appID = "client-conformance"
     /// Every capability of Herald v1, granted by the default `Welcome` when `Hello` asks for none (HS-15).
-    static let capabilitiesV1 = [
-        "core", "peer-messages", "offline-messages", "presence", "user-attributes", "channels", "channel-messages",
-        "channel-attributes", "invitations", "legacy-signaling",
-    ]
+    static let capabilitiesV1 = Capability.allV1.map(\.name)
 
     let scenario: ClientCase
     let server: ScriptedServer
     let adapterCommand: String
     let rerunCommand: String
 
-    /// The phrase that marks a failure seen while the runner itself was stalled (the case runs once more).
-    static let stallNote = "the runner itself was stalled"
-
     /// Runs the case; a failure seen while the runner itself was stalled for ``CaseExecutor/stallThreshold`` or more
-    /// becomes ``Verdict/error`` (its waits and sends were late: it says nothing about the client).
-    func run(retried: Bool = false) async -> CaseResult {
+    /// (its waits and sends were late: it says nothing about the client) runs once more, and the second attempt is
+    /// the verdict, the first kept in ``CaseResult/firstAttempt``.
+    func run() async -> CaseResult {
         let lag = RunnerLag()
-        var result = await lag.measuring { await self.runOnce() }
-        if result.verdict == .fail, !retried, lag.total >= CaseExecutor.stallThreshold {
-            result.verdict = .error
-            result.message +=
-                "\n\(Self.stallNote) for \(CaseBudget.text(lag.total)) while the case ran "
-                + "(infrastructure, not judged as the client's failure: the case runs once more)"
-        }
+        let first = await lag.measuring { await self.runOnce() }
+        guard first.verdict == .fail, lag.total >= CaseExecutor.stallThreshold else { return first }
+        var result = await self.runOnce()
+        result.firstAttempt = FirstAttempt(
+            verdict: .error,
+            message: first.message + "\nthe runner itself was stalled for \(CaseBudget.text(lag.total)) while the "
+                + "case ran (infrastructure, not judged as the client's failure: the case ran once more)",
+            durationMs: first.durationMs
+        )
         return result
     }
 

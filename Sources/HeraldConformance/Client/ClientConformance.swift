@@ -204,16 +204,6 @@ public enum ClientConformance {
                     rerunCommand: "herald conform client --adapter \(Self.shellQuoted(command)) --filter \(scenario.id)"
                 )
                 var result = await executor.run()
-                if result.verdict == .error && result.message.contains(ClientCaseExecutor.stallNote) {
-                    // Failed while the runner itself was stalled: run once more and judge that attempt.
-                    let first = result
-                    result = await executor.run(retried: true)
-                    result.firstAttempt = FirstAttempt(
-                        verdict: first.verdict,
-                        message: first.message,
-                        durationMs: first.durationMs
-                    )
-                }
                 if let list = expected[name] ?? expected[""] { result = list.apply(to: result) }
                 result = ConformDriver.judge(result, strict: options.strict)
                 reporter.caseFinished(result)

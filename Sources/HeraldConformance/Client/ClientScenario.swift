@@ -323,7 +323,7 @@ public enum ClientStep: Sendable, Hashable {
             )
         case "sendRaw":
             let hex = try reader.string("hex")
-            guard let bytes = Self.bytes(hex: hex) else {
+            guard let bytes = HexText.decode(hex) else {
                 throw ClientScenarioError("\(context): hex is not an even number of hexadecimal digits")
             }
             self = .sendRaw(ServerBytesStep(connection: try reader.string("conn"), bytes: bytes))
@@ -365,29 +365,6 @@ public enum ClientStep: Sendable, Hashable {
     private static func checkType(_ type: String, context: String) throws(ClientScenarioError) {
         guard ProtoJSON.info(forType: type) != nil else {
             throw ClientScenarioError("\(context): \"\(type)\" is not a message of the schema")
-        }
-    }
-
-    static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8.filter { $0 != UInt8(ascii: " ") })
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = Self.nibble(digits[index]), let low = Self.nibble(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
-    }
-
-    private static func nibble(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
         }
     }
 }
